@@ -1,0 +1,88 @@
+"""Data contracts: the column names and dtypes every arrow in the pipeline carries.
+
+Every layer imports these and nothing else of ours, so a frame that crosses a layer is
+checked against one definition (`conform`), not re-described in each module.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: Raw daily prices as a source delivers them (one row per ticker and local session date).
+#: Prices are in the listing currency; ``adj_close`` is split+dividend adjusted where the
+#: source knows it (else equal to ``close``); ``fetched_at`` is UTC.
+RAW_PRICES: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "session_date": pl.Date(),
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "adj_close": pl.Float64(),
+    "volume": pl.Float64(),
+    "source": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+
+#: Conformed prices (core.fact_price_daily): RAW_PRICES plus the listing currency.
+CORE_PRICES: dict[str, pl.DataType] = {
+    **{k: v for k, v in RAW_PRICES.items() if k != "fetched_at"},
+    "currency": pl.String(),
+}
+
+#: Daily simple returns of the adjusted close, per ticker and exchange session.
+RETURNS: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "session_date": pl.Date(),
+    "session_idx": pl.Int64(),  # position of the session in its exchange's calendar
+    "ret": pl.Float64(),  # adj_close / previous session's adj_close - 1; null across a gap
+    "volume": pl.Float64(),
+}
+
+#: The security master (warehouse/seeds/universe.csv, core.dim_security).
+SECURITIES: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "name": pl.String(),
+    "segment": pl.String(),
+    "exchange_mic": pl.String(),
+    "currency": pl.String(),
+    "country": pl.String(),
+    "kind": pl.String(),
+    "benchmark": pl.String(),
+}
+
+#: The AI event catalog (warehouse/seeds/events.csv, core.dim_event).
+#: ``announced_at`` is UTC; ``announced_precision`` is 'minute' or 'date'; a date-only event
+#: carries the lab's local midnight converted to UTC.
+EVENTS: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "name": pl.String(),
+    "lab": pl.String(),
+    "kind": pl.String(),
+    "announced_date": pl.Date(),
+    "announced_at": pl.Datetime("us", "UTC"),
+    "announced_precision": pl.String(),
+    "open_weights": pl.Boolean(),
+    "lab_country": pl.String(),
+    "source_url": pl.String(),
+}
+
+
+class ContractError(ValueError):
+    """A frame does not match its contract; the message names the columns."""
+
+
+def conform(frame: pl.DataFrame, contract: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+    """Select and cast ``frame`` to ``contract``, or raise naming what is missing."""
+    missing = [c for c in contract if c not in frame.columns]
+    if missing:
+        raise ContractError(f"{name}: missing column(s) {', '.join(missing)}")
+    try:
+        return frame.select(pl.col(c).cast(t, strict=True) for c, t in contract.items())
+    except pl.exceptions.InvalidOperationError as exc:  # a value that cannot be cast
+        raise ContractError(f"{name}: {exc}".splitlines()[0]) from None
+
+
+def empty(contract: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty frame with the contract's schema."""
+    return pl.DataFrame(schema=contract)

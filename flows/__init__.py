@@ -1,0 +1,1 @@
+"""Prefect flows and the CLI: they wire sources, transforms, expectations and the warehouse."""

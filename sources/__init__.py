@@ -1,0 +1,1 @@
+"""Source adapters: they fetch and return raw-contract frames, and decide nothing about validity."""

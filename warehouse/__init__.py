@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: DDL, connections, loaders, mart SQL and the seeds."""
