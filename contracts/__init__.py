@@ -86,3 +86,27 @@ def conform(frame: pl.DataFrame, contract: dict[str, pl.DataType], name: str) ->
 def empty(contract: dict[str, pl.DataType]) -> pl.DataFrame:
     """An empty frame with the contract's schema."""
     return pl.DataFrame(schema=contract)
+
+
+#: Venue (ISO 10383 MIC) -> exchange-calendars calendar that governs its sessions.
+#: Nasdaq and NYSE Arca follow the NYSE calendar; Shenzhen trades on the Shanghai calendar
+#: (exchange-calendars has no XSHE); CME equity futures use the CME Globex calendar.
+EXCHANGE_CALENDAR: dict[str, str] = {
+    "XNYS": "XNYS",
+    "XNAS": "XNYS",
+    "ARCX": "XNYS",
+    "BATS": "XNYS",
+    "XCBO": "XNYS",
+    "XTKS": "XTKS",
+    "XKRX": "XKRX",
+    "XTAI": "XTAI",
+    "XHKG": "XHKG",
+    "XSHG": "XSHG",
+    "XSHE": "XSHG",
+    "XAMS": "XAMS",
+    "XETR": "XETR",
+    "XFRA": "XFRA",
+    "XLON": "XLON",
+    "XPAR": "XPAR",
+    "XCME": "CMES",
+}

@@ -1,0 +1,165 @@
+"""The `aftershock` command line: run the daily flow, query the warehouse, run ad-hoc studies."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts import ContractError
+from sources.base import SourceError
+from warehouse.connection import WarehouseError, connect_read_only, resolve
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+err = Console(stderr=True)
+out = Console()
+
+Warehouse = Annotated[
+    str | None,
+    typer.Option("--warehouse", envvar="AFTERSHOCK_WAREHOUSE",
+                 help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]"),
+]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> None:
+    """Print a frame as a rich table, CSV or JSON records."""
+    if fmt is Format.csv:
+        sys.stdout.write(frame.write_csv())
+    elif fmt is Format.json:
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
+    else:
+        table = Table(title=title, show_lines=False)
+        for name in frame.columns:
+            table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
+        for row in frame.iter_rows():
+            table.add_row(*(_cell(v) for v in row))
+        out.print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@app.command()
+def run(
+    source: Annotated[str, typer.Option(help="yahoo (live), snapshot or demo")] = "yahoo",
+    snapshot_dir: Annotated[Path | None, typer.Option(help="folder of <TICKER>.csv")] = None,
+    start: Annotated[str | None, typer.Option(help="first session date (YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, typer.Option(help="last session date (YYYY-MM-DD)")] = None,
+    tickers: Annotated[str | None, typer.Option(help="comma-separated subset of the universe")] = None,
+    model: Annotated[str, typer.Option(help="market, market_adjusted or mean_adjusted")] = "market",
+    seed: Annotated[int | None, typer.Option(help="demo market seed")] = None,
+    top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
+    warehouse: Warehouse = None,
+) -> None:
+    """Run the daily flow once: extract, validate, load and rebuild the marts."""
+    from flows.daily_refresh import RunOptions, daily_refresh
+
+    try:
+        options = RunOptions(
+            source=source, warehouse=warehouse,
+            snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
+            start=_date(start, "--start"), end=_date(end, "--end"),
+            tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
+            model=model, seed=seed,
+        )
+        if model not in ("market", "market_adjusted", "mean_adjusted"):
+            raise ContractError(f"unknown model {model!r}: market, market_adjusted or mean_adjusted")
+        summary = daily_refresh(options)
+    except (SourceError, ContractError, WarehouseError) as exc:
+        raise fail(str(exc)) from None
+    out.print(
+        f"run {summary.run_id}: [bold]{summary.status}[/] into {summary.warehouse} "
+        + ", ".join(f"{k}={v}" for k, v in summary.counts.items()),
+        highlight=False,
+    )
+    if summary.failed_tickers:
+        out.print(f"tickers not fetched: {', '.join(summary.failed_tickers)}", highlight=False)
+    if top:
+        _print_top_reactions(summary.warehouse, top)
+
+
+def _date(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ContractError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+TOP_REACTIONS_SQL = """
+WITH recent AS (
+    SELECT event_id FROM marts.event_reaction
+    WHERE ar_day0 IS NOT NULL
+    GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
+)
+SELECT r.event_name AS event, r.day0, r.ticker, r.segment,
+       round(100 * r.ret_day0, 2) AS ret_day0_pct, round(100 * r.ar_day0, 2) AS ar_day0_pct,
+       round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
+FROM marts.event_reaction r JOIN recent USING (event_id)
+WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark'
+ORDER BY abs(r.ar_day0) DESC LIMIT ?
+"""
+
+
+def _print_top_reactions(target: str, top: int) -> None:
+    con = connect_read_only(target)
+    try:
+        frame = con.execute(TOP_REACTIONS_SQL, [top]).pl()
+    finally:
+        con.close()
+    print_frame(frame, Format.table, title="Largest day-0 abnormal returns, 3 most recent events")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
+    format: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    warehouse: Warehouse = None,
+) -> None:
+    """Run read-only SQL on the warehouse and print the result."""
+    try:
+        con = connect_read_only(warehouse)
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None
+    try:
+        frame = con.execute(sql).pl()
+    except Exception as exc:  # duckdb raises many error types; all mean "bad SQL here"
+        raise fail(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    print_frame(frame, format)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    app()
+
+
+__all__ = ["app", "resolve"]

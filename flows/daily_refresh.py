@@ -1,0 +1,207 @@
+"""The daily flow: extract -> transform -> validate -> load -> marts, in one warehouse transaction.
+
+The flow only wires the layers together: sources fetch, transforms reshape, expectations judge,
+the warehouse stores. A run's writes to raw, core and marts commit together or not at all; its
+audit row is written on its own so even a failed run leaves a trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+
+from contracts import ContractError
+from expectations.prices import validate_prices
+from flows.sources import make_source
+from sources.base import ExtractResult, SourceError
+from transforms import calendar, prices
+from transforms.event_study import EventStudyConfig
+from transforms.reactions import build_reaction_marts
+from warehouse import load, seeds
+from warehouse.connection import connect, resolve
+
+#: First date fetched when a ticker has nothing loaded yet (live and snapshot sources).
+HISTORY_START = date(2018, 1, 1)
+#: Days re-fetched before each ticker's watermark, so late corrections are picked up.
+REFETCH_DAYS = 10
+
+
+@dataclass
+class RunOptions:
+    """Everything a run can be told (CLI flags, deployment parameters)."""
+
+    source: str = "yahoo"
+    warehouse: str | None = None
+    snapshot_dir: str | None = None
+    start: date | None = None
+    end: date | None = None
+    tickers: list[str] | None = None
+    model: str = "market"
+    seed: int | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the CLI, logs and audit."""
+
+    run_id: str
+    status: str
+    warehouse: str
+    counts: dict[str, int] = field(default_factory=dict)
+    failed_tickers: list[str] = field(default_factory=list)
+
+
+class RunError(RuntimeError):
+    """A run could not complete; the warehouse is as it was before the run."""
+
+
+@task(cache_policy=NONE)
+def extract(source, tickers: list[str], start: date, end: date) -> ExtractResult:
+    """Fetch raw prices from the configured source."""
+    result = source.prices(tickers, start, end)
+    get_run_logger().info(
+        "extract: %d rows for %d tickers from %s (%d not ok)",
+        result.frame.height, len(tickers), source.name,
+        result.status.filter(pl.col("status") != "ok").height,
+    )
+    return result
+
+
+@task(cache_policy=NONE)
+def transform(raw: pl.DataFrame, securities: pl.DataFrame, sessions: pl.DataFrame):
+    """Raw rows into the core contract."""
+    return prices.to_core(raw, securities, sessions)
+
+
+@task(cache_policy=NONE)
+def validate(core: pl.DataFrame):
+    """Run the prices suite; rejected rows go to quarantine, the rest load."""
+    outcome = validate_prices(core)
+    get_run_logger().info(
+        "validate: %d rows pass, %d quarantined", outcome.good.height, outcome.rejected.height
+    )
+    return outcome
+
+
+@task(cache_policy=NONE)
+def build_marts(history: pl.DataFrame, securities, sessions, day0, events, model: str):
+    """Returns and the event study over the whole loaded history (pure transforms)."""
+    returns = prices.daily_returns(history, securities, sessions)
+    return build_reaction_marts(
+        returns, securities, sessions, day0, events, EventStudyConfig(model=model)
+    )
+
+
+def _tickers(options: RunOptions, securities: pl.DataFrame, source) -> list[str]:
+    universe = securities["ticker"].to_list()
+    if options.tickers:
+        unknown = sorted(set(options.tickers) - set(universe))
+        if unknown:
+            raise ContractError(
+                f"unknown ticker(s) {', '.join(unknown)}: not in warehouse/seeds/universe.csv"
+            )
+        return list(options.tickers)
+    if hasattr(source, "available"):  # a recording holds only some of the universe
+        have = set(source.available())
+        return [t for t in universe if t in have]
+    return universe
+
+
+def _window_start(options: RunOptions, con, tickers: list[str], source_name: str) -> date:
+    if options.start:
+        return options.start
+    marks = load.price_watermarks(con).filter(pl.col("ticker").is_in(tickers))
+    default = HISTORY_START
+    if source_name == "demo":
+        from sources.demo import EPOCH
+
+        default = EPOCH
+    if marks.height < len(tickers):
+        return default
+    return max(default, marks["last_session"].min() - timedelta(days=REFETCH_DAYS))
+
+
+@flow(name="daily-refresh", log_prints=True)
+def daily_refresh(options: RunOptions | None = None) -> RunSummary:
+    """One daily run of Aftershock (see the module docstring)."""
+    options = options or RunOptions()
+    log = get_run_logger()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    end = options.end or datetime.now(UTC).date()
+    securities = seeds.read_universe()
+    events = calendar.events_to_core(seeds.read_events())
+    sessions = calendar.exchange_sessions(
+        securities["exchange_mic"].unique().to_list(), date(2016, 1, 1), end + timedelta(days=45)
+    )
+    day0 = calendar.event_day0(events, sessions)
+    source = make_source(
+        options.source,
+        securities=securities,
+        sessions=sessions,
+        day0=day0,
+        events=events,
+        snapshot_dir=Path(options.snapshot_dir) if options.snapshot_dir else None,
+        seed=options.seed,
+    )
+    con = connect(options.warehouse)
+    summary = RunSummary(run_id=run_id, status="running", warehouse=resolve(options.warehouse))
+    try:
+        tickers = _tickers(options, securities, source)
+        start = _window_start(options, con, tickers, options.source)
+        load.start_run(con, run_id, "daily-refresh", options.source,
+                       {**asdict(options), "start": start, "end": end})
+        extracted = extract(source, tickers, start, end)
+        core_rows = transform(extracted.frame, securities, sessions)
+        outcome = validate(core_rows)
+        with load.transaction(con):
+            counts = {
+                "prices.extracted": extracted.frame.height,
+                "prices.raw_landed": load.land_raw_prices(con, extracted.frame, run_id),
+            }
+            merged = load.upsert_prices(con, outcome.good.drop("is_exchange_session"), run_id)
+            counts |= {"prices.inserted": merged["inserted"], "prices.updated": merged["updated"]}
+            counts["prices.quarantined"] = load.quarantine(
+                con, outcome.rejected, "prices", ["ticker", "session_date"], run_id
+            )
+            load.append(con, "audit.validation_result",
+                        outcome.results.with_columns(run_id=pl.lit(run_id)))
+            load.append(con, "audit.extract_status",
+                        extracted.status.with_columns(run_id=pl.lit(run_id)))
+            load.replace_table(con, "core.dim_security", securities)
+            load.replace_table(con, "core.dim_event", events.with_columns(origin=pl.lit("catalog")))
+            load.replace_table(con, "core.dim_session", sessions)
+            load.replace_table(con, "core.fact_event_day0", day0.drop("day0_idx"))
+            marts = build_marts(load.read_prices(con), securities, sessions, day0, events,
+                                options.model)
+            for table, frame in marts.items():
+                counts[table] = load.replace_table(con, table, frame)
+            load.append(con, "audit.etl_run_count", _count_rows(run_id, counts))
+        failed = extracted.status.filter(pl.col("status") != "ok")["ticker"].to_list()
+        summary.status = "partial" if failed else "success"
+        summary.counts, summary.failed_tickers = counts, failed
+        load.finish_run(con, run_id, summary.status)
+        log.info("run %s %s: %s", run_id, summary.status, counts)
+        return summary
+    except BaseException as exc:
+        load.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        con.close()
+
+
+def _count_rows(run_id: str, counts: dict[str, int]) -> pl.DataFrame:
+    rows = []
+    for name, n in counts.items():
+        dataset, _, stage = name.rpartition(".") if name.startswith("prices.") else (name, "", "built")
+        rows.append({"run_id": run_id, "dataset": dataset, "stage": stage, "rows": n})
+    return pl.DataFrame(rows, schema={"run_id": pl.String, "dataset": pl.String,
+                                      "stage": pl.String, "rows": pl.Int64})
+
+
+__all__ = ["RunError", "RunOptions", "RunSummary", "SourceError", "daily_refresh"]

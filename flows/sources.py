@@ -1,0 +1,40 @@
+"""Choosing a price source from configuration (the pipeline never knows which one it has)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sources.base import PriceSource, SourceError
+
+SOURCES = ("yahoo", "snapshot", "demo")
+
+
+def make_source(
+    name: str,
+    *,
+    securities: pl.DataFrame,
+    sessions: pl.DataFrame,
+    day0: pl.DataFrame,
+    events: pl.DataFrame,
+    snapshot_dir: Path | None = None,
+    seed: int | None = None,
+) -> PriceSource:
+    """Build the named source; an unknown name or missing folder is a one-line SourceError."""
+    if name == "yahoo":
+        from sources.yahoo import YahooSource
+
+        return YahooSource()
+    if name == "snapshot":
+        from sources.snapshot import SnapshotSource
+
+        if snapshot_dir is None:
+            raise SourceError("--source snapshot needs --snapshot-dir FOLDER")
+        return SnapshotSource(snapshot_dir)
+    if name == "demo":
+        from sources.demo import DemoSource
+
+        kwargs = {"seed": seed} if seed is not None else {}
+        return DemoSource(securities, sessions, day0, events, **kwargs)
+    raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")

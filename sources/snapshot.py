@@ -1,0 +1,103 @@
+"""Recorded daily prices: a folder of ``<TICKER>.csv`` with ``date,open,high,low,close,volume``.
+
+This is the offline twin of the live source and reads exactly the format of
+``../shared/market-snapshot``. Recorded closes are taken as adjusted closes (the recordings are
+back-adjusted series, see that folder's SOURCES.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from contracts import RAW_PRICES, conform
+from sources.base import ExtractResult, SourceError, status_frame
+
+COLUMNS = ("date", "open", "high", "low", "close", "volume")
+NUMERIC = ("open", "high", "low", "close", "volume")
+
+
+class SnapshotSource:
+    """Reads the recorded CSV files of the requested tickers from one folder."""
+
+    name = "snapshot"
+
+    def __init__(self, folder: Path, clock: Callable[[], datetime] | None = None) -> None:
+        self.folder = Path(folder)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        if not self.folder.is_dir():
+            raise SourceError(f"snapshot folder not found: {self.folder}")
+
+    def available(self) -> list[str]:
+        """Tickers that have a file in the folder."""
+        return sorted(p.stem for p in self.folder.glob("*.csv"))
+
+    def prices(self, tickers: Sequence[str], start: date, end: date) -> ExtractResult:
+        fetched_at = self.clock()
+        frames, status = [], []
+        for ticker in tickers:  # one file per ticker
+            path = self.folder / f"{ticker}.csv"
+            if not path.exists():
+                status.append(_status(ticker, "empty", 0, f"no file {path.name} in snapshot"))
+                continue
+            frame = read_snapshot_csv(path).filter(
+                pl.col("session_date").is_between(start, end)
+            )
+            frames.append(
+                frame.with_columns(
+                    ticker=pl.lit(ticker),
+                    adj_close=pl.col("close"),
+                    source=pl.lit(self.name),
+                    fetched_at=pl.lit(fetched_at),
+                )
+            )
+            status.append(_status(ticker, "ok" if frame.height else "empty", frame.height, ""))
+        raw = pl.concat([conform(f, RAW_PRICES, "snapshot") for f in frames]) if frames else None
+        return ExtractResult(
+            frame=raw if raw is not None else pl.DataFrame(schema=RAW_PRICES),
+            status=status_frame(status),
+        )
+
+
+def _status(ticker: str, status: str, rows: int, message: str) -> dict:
+    return {"ticker": ticker, "source": "snapshot", "status": status, "rows": rows,
+            "message": message}
+
+
+def read_snapshot_csv(path: Path) -> pl.DataFrame:
+    """One recorded file as (session_date, open, high, low, close, volume).
+
+    Malformed input raises SourceError naming the file and, for a bad value, its line and column.
+    """
+    try:
+        text = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceError(f"{path}: unreadable CSV ({str(exc).splitlines()[0]})") from None
+    if text.height == 0:
+        raise SourceError(f"{path}: empty file (no data rows)")
+    missing = [c for c in COLUMNS if c not in text.columns]
+    if missing:
+        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}")
+    parsed = text.select(
+        pl.col("date").str.to_date("%Y-%m-%d", strict=False).alias("session_date"),
+        *(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in NUMERIC),
+    )
+    # a cell that had text but did not parse is malformed; report the first such cell
+    names = ("session_date", *NUMERIC)
+    flags = pl.DataFrame(
+        {
+            c: parsed[c].is_null() & text[src].is_not_null() & (text[src].str.strip_chars() != "")
+            for c, src in zip(names, COLUMNS, strict=True)
+        }
+    ).with_row_index("i")
+    for column, src in zip(names, COLUMNS, strict=True):
+        hit = flags.filter(pl.col(column))
+        if hit.height:
+            i = hit["i"][0]
+            raise SourceError(
+                f"{path}: line {i + 2}: column {src!r} has unparseable value {text[src][i]!r}"
+            )
+    return parsed

@@ -1,0 +1,89 @@
+"""Opening the warehouse: one writer at a time, clear errors, schema applied on first use."""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_WAREHOUSE = "data/aftershock.duckdb"
+SCHEMA_VERSION = 1
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or written; the message names the path and the cause."""
+
+
+def resolve(path: str | os.PathLike | None) -> str:
+    """The warehouse location: the argument, else $AFTERSHOCK_WAREHOUSE, else the default."""
+    return str(path or os.environ.get("AFTERSHOCK_WAREHOUSE") or DEFAULT_WAREHOUSE)
+
+
+def _is_file(target: str) -> bool:
+    return ":" not in target.split("/")[0] or re.match(r"^[A-Za-z]:\\", target) is not None
+
+
+def _explain(target: str, exc: Exception) -> WarehouseError:
+    text = str(exc).splitlines()[0]
+    if "lock" in text.lower():
+        holder = re.search(r"PID (\d+)", str(exc))
+        who = f" (held by PID {holder.group(1)})" if holder else ""
+        return WarehouseError(f"warehouse {target} is in use by another process{who}")
+    if "not a valid duckdb" in text.lower() or "corrupt" in text.lower():
+        return WarehouseError(f"warehouse {target} is not a readable DuckDB file: {text}")
+    return WarehouseError(f"cannot open warehouse {target}: {text}")
+
+
+def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """A writable connection with the schema applied (creating the file if needed)."""
+    target = resolve(path)
+    if _is_file(target):
+        folder = Path(target).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot create warehouse folder {folder}: {exc.strerror}"
+            ) from None
+        if not os.access(folder, os.W_OK) or (
+            Path(target).exists() and not os.access(target, os.W_OK)
+        ):
+            raise WarehouseError(f"warehouse path {target} is not writable")
+    try:
+        con = duckdb.connect(target)
+    except duckdb.Error as exc:
+        raise _explain(target, exc) from None
+    apply_schema(con)
+    return con
+
+
+def connect_read_only(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for queries; refuses to create a missing warehouse."""
+    target = resolve(path)
+    if _is_file(target) and not Path(target).exists():
+        raise WarehouseError(
+            f"no warehouse at {target}: run `aftershock run` first or pass --warehouse"
+        )
+    try:
+        return duckdb.connect(target, read_only=True)
+    except duckdb.Error as exc:
+        raise _explain(target, exc) from None
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schemas and tables if missing (idempotent) and record the schema version."""
+    for name in ("schema.sql", "marts.sql"):
+        con.execute(resources.files("warehouse").joinpath(name).read_text())
+    newest = con.execute("SELECT max(version) FROM audit.schema_version").fetchone()[0]
+    if newest is not None and newest > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"warehouse schema version {newest} is newer than this Aftershock "
+            f"({SCHEMA_VERSION}); upgrade Aftershock"
+        )
+    if newest is None:
+        con.execute(
+            "INSERT INTO audit.schema_version VALUES (?, now())", [SCHEMA_VERSION]
+        )
