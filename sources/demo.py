@@ -38,7 +38,7 @@ LOADINGS: dict[str, tuple[float, float, float]] = {
     "benchmark": (1.0, 0.15, 0.002),
 }
 
-#: day-0 shock by segment for an open-weights release from a Chinese lab ("cheap AI" scare),
+#: day-0 shock by segment for an event from a Chinese lab (the "cheap AI" scare),
 #: and for any other release (the AI trade rallies a little).
 SHOCK_CHINA_OPEN: dict[str, float] = {
     "accelerators": -0.10, "foundry": -0.06, "memory": -0.06, "networking_silicon": -0.09,
@@ -50,7 +50,7 @@ SHOCK_OTHER: dict[str, float] = {
     "semicap_equipment": 0.01, "servers_networking": 0.015, "power_cooling": 0.012,
     "hyperscalers_cloud": 0.008, "ai_software": 0.01, "china_ai": 0.005, "benchmark": 0.002,
 }
-KIND_SCALE = {"app_launch": 1.0, "model_release": 0.25}
+KIND_SCALE = {"app_launch": 1.6, "model_release": 0.25}
 PRICE_SCALE = {"JPY": 150.0, "KRW": 1300.0, "TWD": 30.0, "HKD": 8.0, "CNY": 7.0}
 
 
@@ -61,9 +61,9 @@ def _seed(*parts: object) -> int:
 class DemoSource:
     """Generates prices for the securities it is given, on each venue's real session grid.
 
-    ``securities``: ticker, segment, exchange_mic, currency, kind. ``sessions``: exchange_mic,
+    ``securities``: ticker, segment, exchange_mic, currency. ``sessions``: exchange_mic,
     session_date. ``day0``: event_id, exchange_mic, day0. ``events``: event_id, kind,
-    lab_country, open_weights.
+    lab_country.
     """
 
     name = "demo"
@@ -85,7 +85,7 @@ class DemoSource:
 
     def _segment_shocks(self, day0: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
         """(exchange_mic, session_date, segment, shock): the event effect each venue sees."""
-        china_open = (pl.col("lab_country") == "CN") & pl.col("open_weights")
+        china_open = pl.col("lab_country") == "CN"
         rows = [
             {"china_open": flag, "segment": seg, "base": table[seg]}
             for flag, table in ((True, SHOCK_CHINA_OPEN), (False, SHOCK_OTHER))
@@ -96,9 +96,9 @@ class DemoSource:
             china_open=china_open,
             scale=pl.col("kind").replace_strict(KIND_SCALE, default=0.5, return_dtype=pl.Float64),
         )
-        # a seeded per-event strength in [0.5, 1.5], so events differ but reruns do not
+        # a seeded per-event strength in [0.75, 1.25], so events differ but reruns do not
         strength = pl.col("event_id").map_elements(
-            lambda e: 0.5 + (_seed(self.seed, e) % 1000) / 1000.0, return_dtype=pl.Float64
+            lambda e: 0.75 + (_seed(self.seed, e) % 1000) / 2000.0, return_dtype=pl.Float64
         )
         return (
             day0.join(ev, on="event_id")
@@ -156,7 +156,9 @@ class DemoSource:
             )
         )
         n = sess.height
-        offset = (sess["session_date"] - pl.lit(EPOCH)).dt.total_days().to_numpy()
+        offset = sess.select(
+            (pl.col("session_date") - pl.lit(EPOCH)).dt.total_days()
+        ).to_series().to_numpy()
         noise = rng.normal(0.0, 1.0, (6, days_total()))  # fixed draw per calendar day
         shock = sess["shock"].fill_null(0.0).to_numpy()
         idio = shock * (1.0 + 0.3 * noise[0, offset])

@@ -96,6 +96,7 @@ def events_to_core(seed: pl.DataFrame) -> pl.DataFrame:
             f"events: event {row['event_id']!r} has lab_country {row['lab_country']!r} "
             "with no known time zone"
         )
+    seed = seed.with_columns(pl.col("announced_time_utc").cast(pl.String))
     if seed.schema["announced_date"] == pl.String:
         seed = seed.with_columns(pl.col("announced_date").str.to_date("%Y-%m-%d"))
     day = pl.col("announced_date")

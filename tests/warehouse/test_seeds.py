@@ -1,0 +1,48 @@
+"""The shipped seeds parse, and broken seeds fail with the file and key named."""
+
+import polars as pl
+import pytest
+
+from contracts import ContractError
+from warehouse.seeds import read_events, read_universe
+
+SEGMENTS = {"accelerators", "foundry", "memory", "networking_silicon", "semicap_equipment",
+            "servers_networking", "power_cooling", "hyperscalers_cloud", "ai_software",
+            "china_ai", "benchmark"}
+
+
+def test_universe_covers_the_supply_chain(snapshot_dir):
+    sec = read_universe()
+    assert sec.height >= 45
+    assert set(sec["segment"]) >= SEGMENTS
+    have = {p.stem for p in snapshot_dir.glob("*.csv")}
+    assert have <= set(sec["ticker"])
+    for t in ("8035.T", "6857.T", "9984.T", "ASML.AS", "NVD.DE", "300766.SZ", "NQ=F", "ES=F",
+              "HSTECH.HK"):
+        assert t in set(sec["ticker"])
+
+
+def test_event_catalog_has_the_deepseek_story():
+    ev = read_events()
+    assert ev.height >= 40
+    rows = {r["event_id"]: r for r in ev.iter_rows(named=True)}
+    assert rows["deepseek-v3"]["announced_date"] == "2024-12-26"
+    assert rows["deepseek-r1"]["announced_date"] == "2025-01-20"
+    app = rows["deepseek-app-1-us-app-store"]
+    assert (app["announced_date"], app["kind"]) == ("2025-01-26", "app_launch")
+    assert ev["announced_date"].min() == "2022-11-30"
+
+
+def test_duplicate_ticker_is_named(tmp_path):
+    path = tmp_path / "u.csv"
+    read_universe().head(3).vstack(read_universe().head(1)).write_csv(path)
+    with pytest.raises(ContractError, match="duplicate ticker"):
+        read_universe(path)
+
+
+def test_dangling_benchmark_is_named(tmp_path):
+    path = tmp_path / "u.csv"
+    sec = read_universe()
+    sec.filter(pl.col("ticker") != "^GSPC").write_csv(path)
+    with pytest.raises(ContractError, match="benchmark '\\^GSPC', which is not a ticker"):
+        read_universe(path)
