@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import sys
 from datetime import date
@@ -17,11 +18,11 @@ from rich.table import Table
 
 from contracts import ContractError
 from sources.base import SourceError
-from warehouse.connection import WarehouseError, connect_read_only, resolve
+from warehouse.connection import WarehouseError, connect_read_only, query_frame, resolve
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
-out = Console()
+out = Console(width=max(shutil.get_terminal_size().columns, 150))
 
 Warehouse = Annotated[
     str | None,
@@ -119,7 +120,7 @@ WITH recent AS (
     WHERE ar_day0 IS NOT NULL
     GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
 )
-SELECT r.event_name AS event, r.day0, r.ticker, r.segment,
+SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
        round(100 * r.ret_day0, 2) AS ret_day0_pct, round(100 * r.ar_day0, 2) AS ar_day0_pct,
        round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
 FROM marts.event_reaction r JOIN recent USING (event_id)
@@ -131,7 +132,7 @@ ORDER BY abs(r.ar_day0) DESC LIMIT ?
 def _print_top_reactions(target: str, top: int) -> None:
     con = connect_read_only(target)
     try:
-        frame = con.execute(TOP_REACTIONS_SQL, [top]).pl()
+        frame = query_frame(con, TOP_REACTIONS_SQL, [top])
     finally:
         con.close()
     print_frame(frame, Format.table, title="Largest day-0 abnormal returns, 3 most recent events")
@@ -149,7 +150,7 @@ def query(
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     try:
-        frame = con.execute(sql).pl()
+        frame = query_frame(con, sql)
     except Exception as exc:  # duckdb raises many error types; all mean "bad SQL here"
         raise fail(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
@@ -158,8 +159,17 @@ def query(
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    """Entry point: quiet, self-contained Prefect settings unless the user set their own."""
+    prefect_defaults()
     app()
+
+
+def prefect_defaults() -> None:
+    """Give Prefect's temporary server its own home under data/ and no telemetry."""
+    os.environ.setdefault("PREFECT_HOME", str(Path("data/prefect").resolve()))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 __all__ = ["app", "resolve"]

@@ -92,9 +92,8 @@ def validate(core: pl.DataFrame):
 @task(cache_policy=NONE)
 def build_marts(history: pl.DataFrame, securities, sessions, day0, events, model: str):
     """Returns and the event study over the whole loaded history (pure transforms)."""
-    returns = prices.daily_returns(history, securities, sessions)
     return build_reaction_marts(
-        returns, securities, sessions, day0, events, EventStudyConfig(model=model)
+        history, securities, sessions, day0, events, EventStudyConfig(model=model)
     )
 
 

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 DEFAULT_WAREHOUSE = "data/aftershock.duckdb"
 SCHEMA_VERSION = 1
@@ -87,3 +88,13 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             "INSERT INTO audit.schema_version VALUES (?, now())", [SCHEMA_VERSION]
         )
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
+) -> pl.DataFrame:
+    """Run SQL and return its result as a polars frame (empty when it returns no rows)."""
+    relation = con.sql(sql, params=params) if params else con.sql(sql)
+    if relation is None:  # a statement without a result set
+        return pl.DataFrame()
+    return relation.pl()

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 
+from warehouse.connection import query_frame
+
 PRICE_VALUES = ("open", "high", "low", "close", "adj_close", "volume", "currency", "source",
                 "quality_flags")
 
@@ -68,8 +70,23 @@ def upsert_prices(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: st
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
-    """Replace a derived table's rows (dims from seeds, sessions, marts) keeping its DDL."""
-    _stage(con, "staged_replace", frame)
+    """Replace a derived table's rows (dims from seeds, sessions, marts) keeping its DDL.
+
+    Only the table's own columns are taken from ``frame``; a missing one is an error.
+    """
+    schema, name = table.split(".")
+    columns = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
+    _stage(con, "staged_replace", frame.select(columns))
     con.execute(f"DELETE FROM {table}")
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged_replace")
     return frame.height
@@ -134,14 +151,15 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
 
 def price_watermarks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Last loaded session per ticker (drives the next run's extract window)."""
-    return con.execute(
+    return query_frame(
+        con,
         "SELECT ticker, max(session_date) AS last_session FROM core.fact_price_daily "
-        "GROUP BY ticker"
-    ).pl()
+        "GROUP BY ticker",
+    )
 
 
 def read_prices(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """All conformed prices (inside the run's transaction this includes its own writes)."""
-    return con.execute(
-        "SELECT ticker, session_date, adj_close, volume FROM core.fact_price_daily"
-    ).pl()
+    return query_frame(
+        con, "SELECT ticker, session_date, adj_close, volume, source FROM core.fact_price_daily"
+    )
