@@ -55,7 +55,7 @@ CASES = [
         _row("AAA", D(2024, 1, 8), 10, 11, 9, -1.0, adj=10),
         ["close_not_positive", "close_below_low"],
         None,
-    ),  # noqa: E501
+    ),
     (_row("AAA", D(2024, 1, 9), 10, 11, 9, 12), ["close_above_high"], None),
     (_row("AAA", D(2024, 1, 10), 9, 11, 9.5, 10), ["open_below_low"], None),
     (_row("AAA", D(2024, 1, 11), 10, 11, 9, 10, vol=-5.0), ["volume_negative"], None),
@@ -123,6 +123,10 @@ def test_results_one_row_per_rule_with_unexpected_counts(outcome):
     stale = results.row(by_predicate=pl.col("expectation") == "stale_price", named=True)
     assert stale["severity"] == "warn"
     assert stale["gx_type"] == "expect_column_pair_values_a_to_be_greater_than_b"
+    assert stale["element_count"] == 2  # GX counts only the rows its row_condition keeps
+    assert json.loads(stale["sample"]) == [
+        {"ticker": "BBB", "session_date": "2024-01-04", "high": 20.0, "low": 20.0, "volume": 0.0}
+    ]
     above = results.row(by_predicate=pl.col("expectation") == "close_above_high", named=True)
     assert json.loads(above["sample"]) == [
         {"ticker": "AAA", "session_date": "2024-01-09", "high": 11.0, "close": 12.0}

@@ -1,0 +1,350 @@
+"""Daily prices from Yahoo Finance through yfinance (>= 1.7), shaped into ``RAW_PRICES``.
+
+How yfinance 1.7 is driven, and why not with ``yf.download``:
+
+* ``yf.download`` cannot report failures: its per-ticker worker (``multi._download_one``)
+  catches *every* exception, rate limits included, and keeps the text in a per-call context
+  that it only logs; the failed ticker comes back as all-NaN columns, indistinguishable from
+  a ticker with no data. (``yf.shared._ERRORS`` still exists but nothing writes to it.) So a
+  batch here is a list of tickers fetched one by one with ``yf.Ticker(t).history(...)`` --
+  which is exactly what ``download`` does inside (one chart request per ticker), minus the
+  swallowing. With ``yf.config.debug.hide_exceptions = False`` (set for the duration of a
+  call, then restored) ``history`` raises instead of returning an empty frame.
+* yfinance hides HTTP statuses. Any 4xx/5xx first costs a second round trip with its other
+  cookie strategy; then a 5xx becomes a JSON-decoding error (HTML body) or "possibly delisted;
+  no price data found" (JSON body) -- a Yahoo outage would read as "no data" -- and a 404
+  (unknown symbol) sends it on to the quoteSummary endpoint, which raises a curl HTTPError 404
+  for the first two such symbols in a process and ``YFTzMissingError`` after. So yfinance is
+  given a session (its documented ``session=`` hook; a curl_cffi session impersonating Chrome
+  like yfinance's own) that turns chart-endpoint statuses into typed errors:
+  429 -> ``YFRateLimitError`` and 5xx -> ``YahooServerError`` (both retried with backoff),
+  404 -> ``YahooNotFound`` (the ticker is reported 'empty'). 401/403 stay with yfinance, which
+  retries them with its other cookie strategy and then reports "no price data"; the session
+  remembers the status so that such a ticker is reported 'error', not 'empty'.
+* yfinance's own retry loop (``yf.config.network.retries``, which sleeps for real) is set to
+  0 during a call so that ``sources.retry`` is the only retry policy.
+
+Outcome per ticker (``sources.base.status_frame``): 'ok' with its rows; 'empty' when Yahoo has
+no data for it (unknown, delisted, nothing in range); 'error' when the fetch failed. A
+retryable failure (rate limit, timeout, connection error, 5xx) that outlasts the retries
+abandons the rest of its batch -- also reported 'error' -- and the next batch goes on, so a
+Yahoo that refuses us costs at most one backoff schedule per batch, not per ticker.
+
+No validity rules live here: rows are reshaped, never judged. Bars whose prices are all
+missing (Yahoo sends them for halts and padding) are not prices, so they are not emitted, but
+they are counted in the ticker's status message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import requests
+import yfinance as yf
+from curl_cffi import requests as curl_requests
+from yfinance.exceptions import YFRateLimitError, YFTickerMissingError
+
+from contracts import RAW_PRICES, conform, empty
+from sources.base import ExtractResult, status_frame
+from sources.retry import retry
+
+log = logging.getLogger(__name__)
+
+SOURCE = "yahoo"
+NO_DATA = "no data returned — possibly delisted or unknown to Yahoo"
+
+#: yfinance column -> RAW_PRICES column. 'Adj Close' is optional (falls back to 'Close').
+_PRICE_COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close"}
+_CHART_PATH = "/v8/finance/chart/"
+
+
+class YahooServerError(RuntimeError):
+    """The chart endpoint answered 5xx (transient: retried)."""
+
+    def __init__(self, status: int, ticker: str, body: str):
+        super().__init__(f"Yahoo chart endpoint answered HTTP {status} for {ticker}: {body}")
+        self.status = status
+        self.ticker = ticker
+
+
+class YahooNotFound(YFTickerMissingError):
+    """The chart endpoint answered 404: Yahoo does not know the symbol (reported 'empty')."""
+
+    def __init__(self, ticker: str, description: str):
+        super().__init__(ticker, f"HTTP 404: {description}", possibly_delisted=False)
+
+
+#: Failures worth another attempt: rate limits, timeouts, dropped connections, 5xx.
+RETRYABLE: tuple[type[BaseException], ...] = (
+    YFRateLimitError,
+    YahooServerError,
+    curl_requests.exceptions.Timeout,
+    curl_requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,  # yfinance falls back to `requests` without curl_cffi
+    requests.exceptions.ConnectionError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+class _WireShapeError(ValueError):
+    """yfinance returned a frame this adapter does not know how to read."""
+
+
+def _chart_error_description(response) -> str:
+    try:
+        return str(response.json()["chart"]["error"]["description"])
+    except Exception:  # not Yahoo's JSON error envelope: show the start of the body
+        return (response.text or "").strip()[:200] or "(empty body)"
+
+
+class _ChartStatusSession(curl_requests.Session):
+    """A curl_cffi session whose chart-endpoint responses raise on 404, 429 and 5xx.
+
+    401/403 are left to yfinance, which retries them once with its other cookie strategy;
+    the last chart status per symbol is kept so that a refusal yfinance then turns into a
+    "no price data" error can be reported as the error it is. Other endpoints (cookie,
+    crumb) are left to yfinance's own handling.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_chart_status: dict[str, int] = {}
+
+    def request(self, method, url, *args, **kwargs):
+        response = super().request(method, url, *args, **kwargs)
+        path = urlsplit(str(url)).path
+        if _CHART_PATH in path:
+            status = response.status_code
+            ticker = unquote(path.rsplit("/", 1)[-1])
+            self.last_chart_status[ticker.upper()] = status
+            if status == 429:
+                raise YFRateLimitError()
+            if status >= 500:
+                raise YahooServerError(status, ticker, _chart_error_description(response))
+            if status == 404:
+                raise YahooNotFound(ticker, _chart_error_description(response))
+        return response
+
+
+@contextmanager
+def _yfinance_raises() -> Iterator[None]:
+    """Make yfinance raise instead of logging, and not retry on its own; restore afterwards."""
+    debug, network = yf.config.debug, yf.config.network
+    saved = (debug.hide_exceptions, network.retries)
+    debug.hide_exceptions = False
+    network.retries = 0
+    try:
+        yield
+    finally:
+        debug.hide_exceptions, network.retries = saved
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class YahooSource:
+    """``PriceSource`` over Yahoo Finance (yfinance), with retries and per-ticker status."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 20,
+        attempts: int = 4,
+        base_delay: float = 2.0,
+        max_delay: float = 30.0,
+        timeout: float = 20.0,
+        sleep: Callable[[float], object] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        if batch_size < 1 or attempts < 1:
+            raise ValueError(f"batch_size and attempts must be >= 1, got {batch_size}, {attempts}")
+        if base_delay < 0 or max_delay < 0 or timeout <= 0:
+            raise ValueError("delays must be >= 0 and the timeout > 0")
+        self.batch_size = batch_size
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.timeout = timeout
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._clock = clock
+        self._session: _ChartStatusSession | None = None
+
+    # -- PriceSource -----------------------------------------------------------------------
+
+    def prices(self, tickers: Sequence[str], start: date, end: date) -> ExtractResult:
+        """Daily bars with exchange-local session dates in [start, end], one status per ticker."""
+        if isinstance(tickers, str):
+            raise TypeError("tickers must be a sequence of symbols, not one string")
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        wanted = list(dict.fromkeys(tickers))  # de-duplicated, order kept
+        frames: list[pl.DataFrame] = []
+        statuses: list[dict] = []
+        with _yfinance_raises():
+            for i in range(0, len(wanted), self.batch_size):
+                batch = wanted[i : i + self.batch_size]
+                self._fetch_batch(batch, start, end, frames, statuses)
+        frame = conform(pl.concat(frames) if frames else empty(RAW_PRICES), RAW_PRICES, SOURCE)
+        return ExtractResult(frame=frame, status=status_frame(statuses))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _fetch_batch(
+        self,
+        batch: list[str],
+        start: date,
+        end: date,
+        frames: list[pl.DataFrame],
+        statuses: list[dict],
+    ) -> None:
+        for position, ticker in enumerate(batch):
+            try:
+                history = retry(
+                    lambda t=ticker: self._history(t, start, end),
+                    attempts=self.attempts,
+                    base_delay=self.base_delay,
+                    max_delay=self.max_delay,
+                    retry_on=RETRYABLE,
+                    sleep=self._sleep,
+                    rng=self._rng,
+                    on_retry=lambda n, exc, delay, t=ticker: log.warning(
+                        "yahoo %s: attempt %d/%d failed (%s); retrying in %.1fs",
+                        *(t, n, self.attempts, _describe(exc), delay),
+                    ),
+                )
+            except RETRYABLE as exc:
+                reason = f"{_describe(exc)} (gave up after {self.attempts} attempts)"
+                statuses.append(_status(ticker, "error", 0, reason))
+                for skipped in batch[position + 1 :]:
+                    statuses.append(
+                        _status(
+                            skipped,
+                            "error",
+                            0,
+                            f"not fetched: batch abandoned after {ticker} failed: {reason}",
+                        )
+                    )
+                log.error("yahoo batch abandoned at %s: %s", ticker, reason)
+                return
+            except YFTickerMissingError as exc:  # Yahoo says there is nothing ...
+                refused = self._refusal(ticker)  # ... unless it refused to answer at all
+                if refused is not None:
+                    message = f"Yahoo refused the request (HTTP {refused}): {exc.rationale}"
+                    statuses.append(_status(ticker, "error", 0, message))
+                else:
+                    statuses.append(_status(ticker, "empty", 0, f"{NO_DATA} ({exc.rationale})"))
+                continue
+            except Exception as exc:  # anything else from yfinance: report, go on
+                log.error("yahoo %s failed: %s", ticker, _describe(exc))
+                statuses.append(_status(ticker, "error", 0, _describe(exc)))
+                continue
+
+            try:
+                frame, blank_dates = _reshape(ticker, history, self._clock())
+            except _WireShapeError as exc:
+                statuses.append(_status(ticker, "error", 0, str(exc)))
+                continue
+            note = _blank_note(blank_dates)
+            if frame.height == 0:
+                message = NO_DATA if note is None else f"{NO_DATA}; {note}"
+                statuses.append(_status(ticker, "empty", 0, message))
+            else:
+                frames.append(frame)
+                statuses.append(_status(ticker, "ok", frame.height, note or ""))
+
+    def _refusal(self, ticker: str) -> int | None:
+        """401/403 if that was Yahoo's last answer to a chart request for ``ticker``."""
+        status = self._session.last_chart_status.get(ticker.upper()) if self._session else None
+        return status if status in (401, 403) else None
+
+    def _history(self, ticker: str, start: date, end: date) -> pd.DataFrame:
+        if self._session is None:
+            self._session = _ChartStatusSession(impersonate="chrome")
+        self._session.last_chart_status.pop(ticker.upper(), None)
+        return yf.Ticker(ticker, session=self._session).history(
+            start=start,
+            end=end + timedelta(days=1),  # yfinance's end is exclusive; ours is inclusive
+            interval="1d",
+            auto_adjust=False,  # keep raw OHLC and 'Adj Close' side by side
+            back_adjust=False,
+            actions=False,
+            repair=False,  # repair is a validity judgement; not this layer's job
+            keepna=True,  # let nothing be dropped out of sight; blank bars are counted here
+            rounding=False,
+            timeout=self.timeout,
+        )
+
+
+def _reshape(
+    ticker: str, history: pd.DataFrame, fetched_at: datetime
+) -> tuple[pl.DataFrame, list[date]]:
+    """yfinance's frame -> RAW_PRICES rows, and the dates of the all-blank bars left out."""
+    if history.empty:
+        return empty(RAW_PRICES), []
+    missing = [c for c in [*_PRICE_COLUMNS, "Volume"] if c not in history.columns]
+    if missing:
+        raise _WireShapeError(
+            f"yfinance frame lacks column(s) {', '.join(missing)} "
+            f"(has {', '.join(map(str, history.columns))})"
+        )
+    if not isinstance(history.index, pd.DatetimeIndex):
+        raise _WireShapeError(f"yfinance frame index is {type(history.index).__name__}, not dates")
+
+    def column(name: str) -> np.ndarray:
+        return history[name].to_numpy(dtype="float64", na_value=np.nan)
+
+    values = {ours: column(theirs) for theirs, ours in _PRICE_COLUMNS.items()}
+    values["adj_close"] = column("Adj Close" if "Adj Close" in history.columns else "Close")
+    prices = np.column_stack(list(values.values()))
+    blank = np.isnan(prices).all(axis=1)
+    # The index is midnight in the exchange's time zone (tz-aware from Ticker.history):
+    # its calendar date is the local session date. Never convert to UTC first.
+    session_dates = [ts.date() for ts in history.index]
+
+    keep = ~blank
+    n = int(keep.sum())
+    frame = pl.DataFrame(
+        {
+            "ticker": [ticker] * n,
+            "session_date": [d for d, k in zip(session_dates, keep, strict=True) if k],
+            **{name: array[keep] for name, array in values.items()},
+            "volume": column("Volume")[keep],
+            "source": [SOURCE] * n,
+            "fetched_at": pl.Series([fetched_at] * n, dtype=pl.Datetime("us", "UTC")),
+        },
+        schema_overrides={"session_date": pl.Date()},
+    ).with_columns(pl.selectors.float().fill_nan(None))  # missing value = null, not NaN
+    blank_dates = [d for d, b in zip(session_dates, blank, strict=True) if b]
+    return conform(frame, RAW_PRICES, SOURCE), blank_dates
+
+
+def _blank_note(blank_dates: list[date]) -> str | None:
+    if not blank_dates:
+        return None
+    shown = ", ".join(d.isoformat() for d in blank_dates[:5])
+    more = f" and {len(blank_dates) - 5} more" if len(blank_dates) > 5 else ""
+    return f"left out {len(blank_dates)} bar(s) with no prices: {shown}{more}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _status(ticker: str, status: str, rows: int, message: str) -> dict:
+    return {"ticker": ticker, "source": SOURCE, "status": status, "rows": rows, "message": message}
