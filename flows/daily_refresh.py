@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 
 from contracts import ContractError
 from expectations.prices import validate_prices
+from flows.logs import quiet_expected_tracebacks
 from flows.sources import make_source
 from sources.base import ExtractResult, SourceError
 from transforms import calendar, prices
@@ -130,6 +131,7 @@ def _window_start(options: RunOptions, con, tickers: list[str], source_name: str
 def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     """One daily run of Aftershock (see the module docstring)."""
     options = options or RunOptions()
+    quiet_expected_tracebacks()
     log = get_run_logger()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     end = options.end or datetime.now(UTC).date()
