@@ -78,7 +78,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create schemas and tables if missing (idempotent) and record the schema version."""
     for name in ("schema.sql", "marts.sql"):
         con.execute(resources.files("warehouse").joinpath(name).read_text())
-    newest = con.execute("SELECT max(version) FROM audit.schema_version").fetchone()[0]
+    newest = con.execute("SELECT max(version) FROM audit.schema_version").fetchall()[0][0]
     if newest is not None and newest > SCHEMA_VERSION:
         raise WarehouseError(
             f"warehouse schema version {newest} is newer than this Aftershock "
@@ -98,3 +98,19 @@ def query_frame(
     if relation is None:  # a statement without a result set
         return pl.DataFrame()
     return relation.pl()
+
+
+def table_checksums(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, tuple]:
+    """(row count, order-independent content hash) of every table in ``schemas``.
+
+    Used to prove that reruns change nothing and failed runs leave the warehouse as it was.
+    """
+    tables = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        f"WHERE schema_name IN ({', '.join('?' for _ in schemas)}) ORDER BY 1",
+        list(schemas),
+    ).fetchall()
+    return {
+        name: con.execute(f"SELECT count(*), sum(hash(t)) FROM {name} AS t").fetchall()[0]
+        for (name,) in tables
+    }

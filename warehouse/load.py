@@ -46,7 +46,7 @@ def land_raw_prices(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, run_id: s
               NOT IN (SELECT row_hash FROM raw.price_daily)
         """,
         [run_id],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def upsert_prices(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:

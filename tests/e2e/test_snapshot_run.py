@@ -1,0 +1,24 @@
+"""The real recorded market: Nvidia's DeepSeek day."""
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
+    path = tmp_path / "w.duckdb"
+    code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
+                       "--tickers", "NVDA,AAPL,META,^GSPC", "--warehouse", str(path))
+    assert code == 0, output
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute(
+        "SELECT event_id, ticker, ret_day0, ar_day0, source FROM marts.event_reaction "
+        "WHERE day0 = DATE '2025-01-27' AND exchange_mic = 'XNAS' ORDER BY ticker").fetchall()
+    con.close()
+    by_ticker = {r[1]: r for r in rows}
+    assert {r[0] for r in rows} == {"deepseek-app-1-us-app-store"}
+    # close 142.58099365234375 -> 118.38761138916016 in the recording: -16.97 %
+    assert by_ticker["NVDA"][2] * 100 == pytest.approx(-16.97, abs=0.02)
+    assert by_ticker["NVDA"][3] < -0.10 and by_ticker["NVDA"][4] == "snapshot"
+    assert by_ticker["AAPL"][2] > 0 and by_ticker["META"][2] > 0  # Apple and Meta rose
