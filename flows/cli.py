@@ -18,7 +18,13 @@ from rich.table import Table
 
 from contracts import ContractError
 from sources.base import SourceError
-from warehouse.connection import WarehouseError, connect_read_only, query_frame, resolve
+from warehouse.connection import (
+    WarehouseError,
+    connect_read_only,
+    query_frame,
+    resolve,
+    run_user_query,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
@@ -150,9 +156,9 @@ def query(
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     try:
-        frame = query_frame(con, sql)
-    except Exception as exc:  # duckdb raises many error types; all mean "bad SQL here"
-        raise fail(f"query failed: {str(exc).splitlines()[0]}") from None
+        frame = run_user_query(con, sql)
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None
     finally:
         con.close()
     print_frame(frame, format)

@@ -62,16 +62,56 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def connect_read_only(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection for queries; refuses to create a missing warehouse."""
+    """A read-only connection with no access to files, extensions or the network.
+
+    Refuses to create a missing warehouse. The configuration is locked, so SQL cannot turn
+    external access back on.
+    """
     target = resolve(path)
     if _is_file(target) and not Path(target).exists():
         raise WarehouseError(
             f"no warehouse at {target}: run `aftershock run` first or pass --warehouse"
         )
+    config = {
+        "enable_external_access": False,
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "lock_configuration": True,
+    }
     try:
-        return duckdb.connect(target, read_only=True)
+        return duckdb.connect(target, read_only=True, config=config)
     except duckdb.Error as exc:
         raise _explain(target, exc) from None
+
+
+#: Statement types a user query may run: reading, and explaining a read.
+READ_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+class QueryRefused(WarehouseError):
+    """A user query tried to do more than read."""
+
+
+def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """Run one read-only statement (SELECT/EXPLAIN) and return its rows; refuse anything else."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in READ_STATEMENTS:
+        raise QueryRefused(f"{kind} statements are refused: queries are read-only (SELECT only)")
+    try:
+        return query_frame(con, sql)
+    except duckdb.Error as exc:
+        text = str(exc).splitlines()[0]
+        if "external access" in text.lower() or "permission" in text.lower():
+            raise QueryRefused(
+                f"reading files, extensions or URLs is refused in queries ({text})"
+            ) from None
+        raise QueryRefused(f"query failed: {text}") from None
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
