@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,12 +32,15 @@ out = Console(width=max(shutil.get_terminal_size().columns, 150))
 
 Warehouse = Annotated[
     str | None,
-    typer.Option("--warehouse", envvar="AFTERSHOCK_WAREHOUSE",
-                 help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]"),
+    typer.Option(
+        "--warehouse",
+        envvar="AFTERSHOCK_WAREHOUSE",
+        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
+    ),
 ]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -78,7 +81,9 @@ def run(
     snapshot_dir: Annotated[Path | None, typer.Option(help="folder of <TICKER>.csv")] = None,
     start: Annotated[str | None, typer.Option(help="first session date (YYYY-MM-DD)")] = None,
     end: Annotated[str | None, typer.Option(help="last session date (YYYY-MM-DD)")] = None,
-    tickers: Annotated[str | None, typer.Option(help="comma-separated subset of the universe")] = None,
+    tickers: Annotated[
+        str | None, typer.Option(help="comma-separated subset of the universe")
+    ] = None,
     model: Annotated[str, typer.Option(help="market, market_adjusted or mean_adjusted")] = "market",
     seed: Annotated[int | None, typer.Option(help="demo market seed")] = None,
     top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
@@ -96,7 +101,9 @@ def run(
             model=model, seed=seed,
         )
         if model not in ("market", "market_adjusted", "mean_adjusted"):
-            raise ContractError(f"unknown model {model!r}: market, market_adjusted or mean_adjusted")
+            raise ContractError(
+                f"unknown model {model!r}: market, market_adjusted or mean_adjusted"
+            )
         summary = daily_refresh(options)
     except (SourceError, ContractError, WarehouseError) as exc:
         raise fail(str(exc)) from None

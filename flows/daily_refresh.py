@@ -197,9 +197,13 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
 
 
 def _count_rows(run_id: str, counts: dict[str, int]) -> pl.DataFrame:
+    """'prices.inserted' -> (prices, inserted); a table name -> (table, built)."""
     rows = []
     for name, n in counts.items():
-        dataset, _, stage = name.rpartition(".") if name.startswith("prices.") else (name, "", "built")
+        if name.startswith(("marts.", "core.")):
+            dataset, stage = name, "built"
+        else:
+            dataset, _, stage = name.rpartition(".")
         rows.append({"run_id": run_id, "dataset": dataset, "stage": stage, "rows": n})
     return pl.DataFrame(rows, schema={"run_id": pl.String, "dataset": pl.String,
                                       "stage": pl.String, "rows": pl.Int64})
