@@ -18,12 +18,15 @@ from prefect.cache_policies import NONE
 
 from contracts import ContractError
 from expectations.prices import validate_prices
+from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
-from flows.sources import make_source
+from flows.sources import make_reference_source, make_source
 from sources.base import ExtractResult, SourceError
+from sources.reference import SHARE_KINDS
 from transforms import calendar, prices
 from transforms.event_study import EventStudyConfig
 from transforms.reactions import build_reaction_marts
+from transforms.value_moved import fx_to_core, shares_to_core
 from warehouse import load, seeds
 from warehouse.connection import connect, resolve
 
@@ -31,6 +34,9 @@ from warehouse.connection import connect, resolve
 HISTORY_START = date(2018, 1, 1)
 #: Days re-fetched before each ticker's watermark, so late corrections are picked up.
 REFETCH_DAYS = 10
+#: Share counts are stepwise and reported quarterly: fetch far enough back to have one in force.
+SHARES_LOOKBACK_DAYS = 400
+FX_LOOKBACK_DAYS = 10
 
 
 @dataclass
@@ -72,6 +78,22 @@ def extract(source, tickers: list[str], start: date, end: date) -> ExtractResult
         result.status.filter(pl.col("status") != "ok").height,
     )
     return result
+
+
+@task(cache_policy=NONE)
+def extract_reference(source, securities: pl.DataFrame, tickers: list[str], start: date,
+                      end: date) -> tuple[ExtractResult, ExtractResult]:
+    """Shares outstanding (equities and ADRs) and daily FX (non-USD listings) for value moved."""
+    wanted = securities.filter(pl.col("ticker").is_in(tickers))
+    share_tickers = wanted.filter(pl.col("kind").is_in(SHARE_KINDS))["ticker"].to_list()
+    currencies = sorted(set(wanted["currency"]) - {"USD"})
+    shares = source.shares(share_tickers, start - timedelta(days=SHARES_LOOKBACK_DAYS), end)
+    fx = source.fx(currencies, start - timedelta(days=FX_LOOKBACK_DAYS), end)
+    get_run_logger().info(
+        "extract: %d share counts for %d tickers, %d FX rates for %d currencies",
+        shares.frame.height, len(share_tickers), fx.frame.height, len(currencies),
+    )
+    return shares, fx
 
 
 @task(cache_policy=NONE)
@@ -150,6 +172,12 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         snapshot_dir=Path(options.snapshot_dir) if options.snapshot_dir else None,
         seed=options.seed,
     )
+    reference_source = make_reference_source(
+        options.source,
+        securities=securities,
+        snapshot_dir=Path(options.snapshot_dir) if options.snapshot_dir else None,
+        seed=options.seed,
+    )
     con = connect(options.warehouse)
     summary = RunSummary(run_id=run_id, status="running", warehouse=resolve(options.warehouse))
     try:
@@ -160,11 +188,16 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         extracted = extract(source, tickers, start, end)
         core_rows = transform(extracted.frame, securities, sessions)
         outcome = validate(core_rows)
+        shares_raw, fx_raw = extract_reference(reference_source, securities, tickers, start, end)
+        shares_good, shares_rejected = shares_to_core(shares_raw.frame)
+        fx_good, fx_rejected = fx_to_core(fx_raw.frame)
+        checkpoint("after_extract")
         with load.transaction(con):
             counts = {
                 "prices.extracted": extracted.frame.height,
                 "prices.raw_landed": load.land_raw_prices(con, extracted.frame, run_id),
             }
+            checkpoint("after_raw")
             merged = load.upsert_prices(con, outcome.good.drop("is_exchange_session"), run_id)
             counts |= {"prices.inserted": merged["inserted"], "prices.updated": merged["updated"]}
             counts["prices.quarantined"] = load.quarantine(
@@ -172,8 +205,18 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             )
             load.append(con, "audit.validation_result",
                         outcome.results.with_columns(run_id=pl.lit(run_id)))
-            load.append(con, "audit.extract_status",
-                        extracted.status.with_columns(run_id=pl.lit(run_id)))
+            for name, good, rejected, key, upsert in (
+                ("shares", shares_good, shares_rejected, ["ticker", "as_of_date"],
+                 load.upsert_shares),
+                ("fx", fx_good, fx_rejected, ["currency", "session_date"], load.upsert_fx),
+            ):
+                merged = upsert(con, good, run_id)
+                counts |= {f"{name}.inserted": merged["inserted"],
+                           f"{name}.updated": merged["updated"]}
+                counts[f"{name}.quarantined"] = load.quarantine(con, rejected, name, key, run_id)
+            statuses = pl.concat([extracted.status, shares_raw.status, fx_raw.status])
+            load.append(con, "audit.extract_status", statuses.with_columns(run_id=pl.lit(run_id)))
+            checkpoint("after_core")
             load.replace_table(con, "core.dim_security", securities)
             load.replace_table(con, "core.dim_event", events.with_columns(origin=pl.lit("catalog")))
             load.replace_table(con, "core.dim_session", sessions)
@@ -182,8 +225,16 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
                                 options.model)
             for table, frame in marts.items():
                 counts[table] = load.replace_table(con, table, frame)
+                checkpoint("during_marts")
             load.append(con, "audit.etl_run_count", _count_rows(run_id, counts))
-        failed = extracted.status.filter(pl.col("status") != "ok")["ticker"].to_list()
+            checkpoint("before_commit")
+        # a price that did not arrive makes a run partial; for reference data only errors do
+        # (a recording may simply hold no share counts)
+        failed = (
+            extracted.status.filter(pl.col("status") != "ok")["ticker"].to_list()
+            + shares_raw.status.filter(pl.col("status") == "error")["ticker"].to_list()
+            + fx_raw.status.filter(pl.col("status") == "error")["ticker"].to_list()
+        )
         summary.status = "partial" if failed else "success"
         summary.counts, summary.failed_tickers = counts, failed
         load.finish_run(con, run_id, summary.status)

@@ -38,3 +38,29 @@ def make_source(
         kwargs = {"seed": seed} if seed is not None else {}
         return DemoSource(securities, sessions, day0, events, **kwargs)
     raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")
+
+
+def make_reference_source(
+    name: str,
+    *,
+    securities: pl.DataFrame,
+    snapshot_dir: Path | None = None,
+    seed: int | None = None,
+):
+    """The shares-outstanding and FX source twin of the price source ``name``."""
+    if name == "yahoo":
+        from sources.yahoo_reference import YahooReferenceSource
+
+        return YahooReferenceSource()
+    if name == "snapshot":
+        from sources.snapshot_reference import SnapshotReferenceSource
+
+        if snapshot_dir is None:
+            raise SourceError("--source snapshot needs --snapshot-dir FOLDER")
+        return SnapshotReferenceSource(snapshot_dir)
+    if name == "demo":
+        from sources.demo_reference import DemoReferenceSource
+
+        kwargs = {"seed": seed} if seed is not None else {}
+        return DemoReferenceSource(securities, **kwargs)
+    raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")

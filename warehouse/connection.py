@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +13,6 @@ import duckdb
 import polars as pl
 
 DEFAULT_WAREHOUSE = "data/aftershock.duckdb"
-SCHEMA_VERSION = 1
 
 
 class WarehouseError(RuntimeError):
@@ -38,8 +39,15 @@ def _explain(target: str, exc: Exception) -> WarehouseError:
     return WarehouseError(f"cannot open warehouse {target}: {text}")
 
 
-def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
-    """A writable connection with the schema applied (creating the file if needed)."""
+def connect(
+    path: str | os.PathLike | None = None, *, lock_timeout: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A writable connection with the schema migrated to this version of Aftershock.
+
+    DuckDB allows one writing process per file: if another run holds it, wait up to
+    ``lock_timeout`` seconds (default $AFTERSHOCK_LOCK_TIMEOUT or 30) for it to finish, then
+    fail naming the holder.
+    """
     target = resolve(path)
     if _is_file(target):
         folder = Path(target).parent
@@ -53,11 +61,25 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
             Path(target).exists() and not os.access(target, os.W_OK)
         ):
             raise WarehouseError(f"warehouse path {target} is not writable")
+    if lock_timeout is None:
+        lock_timeout = float(os.environ.get("AFTERSHOCK_LOCK_TIMEOUT", "30"))
+    deadline = time.monotonic() + lock_timeout
+    while True:
+        try:
+            con = duckdb.connect(target)
+            break
+        except duckdb.Error as exc:
+            error = _explain(target, exc)
+            if "in use by another process" not in str(error) or time.monotonic() >= deadline:
+                if "in use" in str(error):
+                    error = WarehouseError(f"{error}; gave up after waiting {lock_timeout:g} s")
+                raise error from None
+            time.sleep(0.25)
     try:
-        con = duckdb.connect(target)
-    except duckdb.Error as exc:
-        raise _explain(target, exc) from None
-    apply_schema(con)
+        migrate(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -114,20 +136,74 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
         raise QueryRefused(f"query failed: {text}") from None
 
 
-def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schemas and tables if missing (idempotent) and record the schema version."""
-    for name in ("schema.sql", "marts.sql"):
-        con.execute(resources.files("warehouse").joinpath(name).read_text())
-    newest = con.execute("SELECT max(version) FROM audit.schema_version").fetchall()[0][0]
-    if newest is not None and newest > SCHEMA_VERSION:
+def _migrations(folder: Path | None = None) -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration, in order. Version 1 is schema.sql."""
+    root = Path(str(resources.files("warehouse")))
+    folder = folder or root / "migrations"
+    found = [(1, "schema.sql", (root / "schema.sql").read_text())]
+    for file in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        found.append((int(file.name[:4]), file.name, file.read_text()))
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise WarehouseError(f"migration files are not numbered 0002, 0003, …: {versions}")
+    return found
+
+
+def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> int:
+    """Bring the warehouse to this version: apply newer migrations in order, in one transaction.
+
+    Stateful schemas (raw, core, audit) change only through numbered migration files, so an
+    older warehouse is upgraded in place with its data. Marts are derived: when marts.sql
+    changes they are dropped and re-created empty, and the next run rebuilds them.
+    """
+    steps = _migrations(folder)
+    newest = steps[-1][0]
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'audit' AND table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    current = 0
+    if has_table:
+        current = con.execute("SELECT max(version) FROM audit.schema_version").fetchall()[0][0]
+        current = current or 0
+    if current > newest:
         raise WarehouseError(
-            f"warehouse schema version {newest} is newer than this Aftershock "
-            f"({SCHEMA_VERSION}); upgrade Aftershock"
+            f"warehouse schema version {current} is newer than this Aftershock ({newest}); "
+            "upgrade Aftershock"
         )
-    if newest is None:
+    marts_sql = resources.files("warehouse").joinpath("marts.sql").read_text()
+    marts_hash = hashlib.sha256(marts_sql.encode()).hexdigest()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version, _name, sql in steps:
+            if version > current:
+                con.execute(sql)
+                con.execute(
+                    "INSERT INTO audit.schema_version (version, applied_at) VALUES (?, now())",
+                    [version],
+                )
         con.execute(
-            "INSERT INTO audit.schema_version VALUES (?, now())", [SCHEMA_VERSION]
+            "CREATE TABLE IF NOT EXISTS audit.ddl_state (name VARCHAR PRIMARY KEY, "
+            "sha256 VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
         )
+        stored = con.execute(
+            "SELECT sha256 FROM audit.ddl_state WHERE name = 'marts.sql'"
+        ).fetchall()
+        if not stored or stored[0][0] != marts_hash:
+            for (table,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+            ).fetchall():
+                con.execute(f'DROP TABLE marts."{table}"')
+            con.execute(marts_sql)
+            con.execute(
+                "INSERT OR REPLACE INTO audit.ddl_state VALUES ('marts.sql', ?, now())",
+                [marts_hash],
+            )
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise WarehouseError(f"cannot migrate warehouse: {str(exc).splitlines()[0]}") from None
+    return newest
 
 
 def query_frame(
@@ -140,17 +216,24 @@ def query_frame(
     return relation.pl()
 
 
-def table_checksums(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, tuple]:
+def table_checksums(
+    con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...], ignore: tuple[str, ...] = ()
+) -> dict[str, tuple]:
     """(row count, order-independent content hash) of every table in ``schemas``.
 
-    Used to prove that reruns change nothing and failed runs leave the warehouse as it was.
+    Used to prove that reruns change nothing and failed runs leave the warehouse as it was;
+    ``ignore`` leaves out columns that legitimately differ between two runs (e.g. run_id).
     """
-    tables = con.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-        f"WHERE schema_name IN ({', '.join('?' for _ in schemas)}) ORDER BY 1",
+    columns = con.execute(
+        "SELECT table_schema || '.' || table_name, list(column_name ORDER BY ordinal_position) "
+        "FROM information_schema.columns "
+        f"WHERE table_schema IN ({', '.join('?' for _ in schemas)}) GROUP BY 1 ORDER BY 1",
         list(schemas),
     ).fetchall()
-    return {
-        name: con.execute(f"SELECT count(*), sum(hash(t)) FROM {name} AS t").fetchall()[0]
-        for (name,) in tables
-    }
+    sums = {}
+    for name, cols in columns:
+        kept = ", ".join(f'"{c}"' for c in cols if c not in ignore) or "1"
+        sums[name] = con.execute(
+            f"SELECT count(*), sum(hash(t)) FROM (SELECT {kept} FROM {name}) AS t"
+        ).fetchall()[0]
+    return sums

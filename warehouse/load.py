@@ -49,17 +49,25 @@ def land_raw_prices(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, run_id: s
     ).fetchall()[0][0]
 
 
-def upsert_prices(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
-    """MERGE validated rows into core.fact_price_daily; unchanged rows are left untouched."""
-    _stage(con, "staged_prices", good.with_columns(run_id=pl.lit(run_id)))
-    changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in PRICE_VALUES)
-    assign = ", ".join(f"{c} = s.{c}" for c in (*PRICE_VALUES, "run_id"))
+def upsert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    key: tuple[str, ...],
+    values: tuple[str, ...],
+    run_id: str,
+) -> dict:
+    """MERGE rows into a core table by natural key; unchanged rows are left untouched.
+
+    A row whose values did not change keeps its old run_id, so rerunning a day changes nothing.
+    """
+    _stage(con, "staged_upsert", frame.select(*key, *values).with_columns(run_id=pl.lit(run_id)))
+    on = " AND ".join(f"t.{c} = s.{c}" for c in key)
+    changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in values)
+    assign = ", ".join(f"{c} = s.{c}" for c in (*values, "run_id"))
     rows = con.execute(
         f"""
-        MERGE INTO core.fact_price_daily AS t
-        USING (SELECT ticker, session_date, {", ".join(PRICE_VALUES)}, run_id
-               FROM staged_prices) AS s
-        ON t.ticker = s.ticker AND t.session_date = s.session_date
+        MERGE INTO {table} AS t USING staged_upsert AS s ON {on}
         WHEN MATCHED AND ({changed}) THEN UPDATE SET {assign}
         WHEN NOT MATCHED THEN INSERT BY NAME
         RETURNING merge_action
@@ -67,6 +75,24 @@ def upsert_prices(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: st
     ).fetchall()
     actions = [r[0] for r in rows]
     return {"inserted": actions.count("INSERT"), "updated": actions.count("UPDATE")}
+
+
+def upsert_prices(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
+    """MERGE validated prices into core.fact_price_daily."""
+    return upsert(con, "core.fact_price_daily", good, ("ticker", "session_date"), PRICE_VALUES,
+                  run_id)
+
+
+def upsert_shares(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
+    """MERGE share counts into core.fact_shares_outstanding."""
+    return upsert(con, "core.fact_shares_outstanding", good, ("ticker", "as_of_date"),
+                  ("shares_outstanding", "source"), run_id)
+
+
+def upsert_fx(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
+    """MERGE FX rates into core.fact_fx_daily."""
+    return upsert(con, "core.fact_fx_daily", good, ("currency", "session_date"),
+                  ("usd_per_unit", "source"), run_id)
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
@@ -132,7 +158,15 @@ def append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> i
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, source: str,
               params: dict) -> None:
-    """Record a run as started (committed on its own, so a crash still leaves a trace)."""
+    """Record a run as started (committed on its own, so a crash still leaves a trace).
+
+    The caller holds the warehouse's only write lock, so any run still marked 'running' died
+    without finishing (killed or crashed): it is marked 'abandoned'.
+    """
+    con.execute(
+        "UPDATE audit.etl_run SET status = 'abandoned', finished_at = now(), "
+        "error = 'process ended without finishing the run' WHERE status = 'running'"
+    )
     con.execute(
         "INSERT INTO audit.etl_run (run_id, flow, source, started_at, status, params) "
         "VALUES (?, ?, ?, now(), 'running', ?)",
@@ -161,5 +195,25 @@ def price_watermarks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def read_prices(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """All conformed prices (inside the run's transaction this includes its own writes)."""
     return query_frame(
-        con, "SELECT ticker, session_date, adj_close, volume, source FROM core.fact_price_daily"
+        con,
+        "SELECT ticker, session_date, close, adj_close, volume, source "
+        "FROM core.fact_price_daily ORDER BY ticker, session_date",
+    )
+
+
+def read_shares(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """All share counts (ticker, as_of_date, shares_outstanding)."""
+    return query_frame(
+        con,
+        "SELECT ticker, as_of_date, shares_outstanding FROM core.fact_shares_outstanding "
+        "ORDER BY ticker, as_of_date",
+    )
+
+
+def read_fx(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """All FX rates (currency, session_date, usd_per_unit)."""
+    return query_frame(
+        con,
+        "SELECT currency, session_date, usd_per_unit FROM core.fact_fx_daily "
+        "ORDER BY currency, session_date",
     )
