@@ -86,6 +86,15 @@ def run(
     ] = None,
     model: Annotated[str, typer.Option(help="market, market_adjusted or mean_adjusted")] = "market",
     seed: Annotated[int | None, typer.Option(help="demo market seed")] = None,
+    feeds: Annotated[
+        str | None,
+        typer.Option(help="feeds file (feeds.toml format, or one URL/path a line) to read "
+                     "instead of warehouse/seeds/feeds.toml; replays recorded feeds offline"),
+    ] = None,
+    news: Annotated[bool, typer.Option(help="pull and load news as well as prices")] = True,
+    news_history: Annotated[
+        bool, typer.Option(help="search Hacker News around every catalog event (backfill)")
+    ] = False,
     top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
     warehouse: Warehouse = None,
 ) -> None:
@@ -98,7 +107,7 @@ def run(
             snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
             start=_date(start, "--start"), end=_date(end, "--end"),
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
-            model=model, seed=seed,
+            model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
         )
         if model not in ("market", "market_adjusted", "mean_adjusted"):
             raise ContractError(

@@ -20,6 +20,7 @@ from contracts import ContractError
 from expectations.prices import validate_prices
 from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
+from flows.news_tasks import NewsOptions, refresh_news
 from flows.sources import make_reference_source, make_source
 from sources.base import ExtractResult, SourceError
 from sources.reference import SHARE_KINDS
@@ -51,6 +52,9 @@ class RunOptions:
     tickers: list[str] | None = None
     model: str = "market"
     seed: int | None = None
+    feeds: str | None = None
+    news: bool = True
+    news_history: bool = False
 
 
 @dataclass
@@ -226,6 +230,13 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             for table, frame in marts.items():
                 counts[table] = load.replace_table(con, table, frame)
                 checkpoint("during_marts")
+            if options.news:
+                counts |= refresh_news(
+                    con, run_id,
+                    NewsOptions(source=options.source, feeds=options.feeds, seed=options.seed,
+                                history=options.news_history),
+                    securities=securities, events=events, sessions=sessions, day0=day0,
+                )
             load.append(con, "audit.etl_run_count", _count_rows(run_id, counts))
             checkpoint("before_commit")
         # a price that did not arrive makes a run partial; for reference data only errors do

@@ -13,6 +13,8 @@ import duckdb
 import polars as pl
 
 DEFAULT_WAREHOUSE = "data/aftershock.duckdb"
+#: DDL of the derived marts schema, re-created whenever any of these files changes.
+DERIVED_DDL = ("marts.sql", "news_marts.sql")
 
 
 class WarehouseError(RuntimeError):
@@ -171,7 +173,9 @@ def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> int:
             f"warehouse schema version {current} is newer than this Aftershock ({newest}); "
             "upgrade Aftershock"
         )
-    marts_sql = resources.files("warehouse").joinpath("marts.sql").read_text()
+    marts_sql = "\n".join(
+        resources.files("warehouse").joinpath(name).read_text() for name in DERIVED_DDL
+    )
     marts_hash = hashlib.sha256(marts_sql.encode()).hexdigest()
     con.execute("BEGIN TRANSACTION")
     try:

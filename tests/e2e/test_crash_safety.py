@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 AFTERSHOCK = str(Path(sys.executable).parent / "aftershock")
 TICKERS = "NVDA,AMD,MU,000660.KS,^GSPC,^KS11"
 DATA = ("raw", "core", "marts")
-VOLATILE = ("run_id", "fetched_at", "quarantined_at")
+VOLATILE = ("run_id", "fetched_at", "quarantined_at", "first_seen_at", "last_seen_at",
+            "first_run_id", "last_run_id")
 
 
 def _run(warehouse: Path, end: str, fault: str | None = None, extra_env=None):

@@ -10,6 +10,8 @@ from warehouse.connection import table_checksums
 
 pytestmark = pytest.mark.slow
 END = "2025-12-31"  # fixed, so the test does not depend on today's date
+#: bookkeeping of when a stored story was last seen again: the only columns a rerun may touch
+SEEN = ("last_seen_at", "last_run_id")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def demo_runs(tmp_path_factory, prefect_api):
     args = ["run", "--source", "demo", "--end", END, "--warehouse", str(path), "--seed", "11"]
     first = runner.invoke(app, args, catch_exceptions=False)
     con = duckdb.connect(str(path), read_only=True)
-    after_first = table_checksums(con, ("raw", "core", "marts"))
+    after_first = table_checksums(con, ("raw", "core", "marts"), ignore=SEEN)
     con.close()
     second = runner.invoke(app, args, catch_exceptions=False)
     return path, first, second, after_first
@@ -44,7 +46,8 @@ def test_every_extracted_row_is_loaded_or_quarantined(demo_runs):
         "SELECT stage, rows FROM audit.etl_run_count WHERE run_id = ? AND dataset = 'prices'",
         [run_id]).fetchall())
     core = con.execute("SELECT count(*) FROM core.fact_price_daily").fetchall()[0][0]
-    quarantined = con.execute("SELECT count(*) FROM audit.quarantine WHERE run_id = ?",
+    quarantined = con.execute("SELECT count(*) FROM audit.quarantine WHERE run_id = ? "
+                              "AND dataset = 'prices'",
                               [run_id]).fetchall()[0][0]
     # the planted defects, found independently of the GX suite: close/open above high
     raw = pl.from_arrow(con.sql(
@@ -62,7 +65,7 @@ def test_rerun_changes_nothing(demo_runs):
     path, _, second, after_first = demo_runs
     assert second.exit_code == 0, second.output
     con = duckdb.connect(str(path), read_only=True)
-    assert table_checksums(con, ("raw", "core", "marts")) == after_first
+    assert table_checksums(con, ("raw", "core", "marts"), ignore=SEEN) == after_first
     statuses = [r[0] for r in con.execute("SELECT status FROM audit.etl_run").fetchall()]
     con.close()
     assert statuses == ["success", "success"]
