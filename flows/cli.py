@@ -55,7 +55,13 @@ def fail(message: str) -> typer.Exit:
 def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> None:
     """Print a frame as a rich table, CSV or JSON records."""
     if fmt is Format.csv:
-        sys.stdout.write(frame.write_csv())
+        nested = [c for c, t in frame.schema.items() if t.is_nested()]
+        flat = frame.with_columns(
+            pl.col(c).cast(pl.List(pl.String)).list.join(";") if isinstance(
+                frame.schema[c], pl.List) else pl.col(c).struct.json_encode()
+            for c in nested
+        )
+        sys.stdout.write(flat.write_csv())
     elif fmt is Format.json:
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:
@@ -178,6 +184,11 @@ def query(
     finally:
         con.close()
     print_frame(frame, format)
+
+
+from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
+
+app.command()(eventstudy)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -117,10 +117,12 @@ def validate(core: pl.DataFrame):
 
 
 @task(cache_policy=NONE)
-def build_marts(history: pl.DataFrame, securities, sessions, day0, events, model: str):
-    """Returns and the event study over the whole loaded history (pure transforms)."""
+def build_marts(history: pl.DataFrame, shares: pl.DataFrame, fx: pl.DataFrame, securities,
+                sessions, day0, events, model: str):
+    """Returns, the event study and value moved over the whole loaded history (pure)."""
     return build_reaction_marts(
-        history, securities, sessions, day0, events, EventStudyConfig(model=model)
+        history, securities, sessions, day0, events, EventStudyConfig(model=model),
+        shares=shares, fx=fx,
     )
 
 
@@ -225,7 +227,8 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             load.replace_table(con, "core.dim_event", events.with_columns(origin=pl.lit("catalog")))
             load.replace_table(con, "core.dim_session", sessions)
             load.replace_table(con, "core.fact_event_day0", day0.drop("day0_idx"))
-            marts = build_marts(load.read_prices(con), securities, sessions, day0, events,
+            marts = build_marts(load.read_prices(con), load.read_shares(con),
+                                load.read_fx(con), securities, sessions, day0, events,
                                 options.model)
             for table, frame in marts.items():
                 counts[table] = load.replace_table(con, table, frame)

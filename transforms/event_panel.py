@@ -42,3 +42,67 @@ def build_panel(
         .select("event_id", "ticker", "rel_day", "session_date", "ret", "mkt_ret", "volume")
         .sort("event_id", "ticker", "rel_day")
     )
+
+
+def catalog_overlaps(
+    day0: pl.DataFrame,
+    estimation: tuple[int, int],
+    contamination: tuple[int, int] = (-1, 5),
+    confound: tuple[int, int] = (-1, 1),
+) -> pl.DataFrame:
+    """Other catalog events near each event on each venue, in that venue's sessions.
+
+    One row per row of ``day0`` (event_id, exchange_mic), with:
+
+    * ``confounded`` / ``confounding_events``: another event's day 0 on the venue lies within
+      ``confound`` sessions of this event's day 0 (default [-1, +1]).
+    * ``estimation_overlap`` / ``n_overlapping_events`` / ``overlapping_events``: another
+      event's ``contamination`` window (default [-1, +5] around its day 0) shares at least
+      one session with this event's ``estimation`` window. With offset o = other day0_idx −
+      this day0_idx, that is o + c0 <= e1 and o + c1 >= e0, i.e. o in [e0 − c1, e1 − c0].
+
+    Event-id lists are sorted by the other event's day 0, then id; empty when none. A range
+    join on the venue (polars ``join_where``), not a loop over events.
+    """
+    (e0, e1), (c0, c1), (f0, f1) = estimation, contamination, confound
+    this = day0.select("event_id", "exchange_mic", "day0_idx")
+    other = day0.select(
+        pl.col("event_id").alias("other_id"),
+        pl.col("exchange_mic").alias("other_mic"),
+        pl.col("day0_idx").alias("other_idx"),
+    )
+    lo = min(e0 - c1, f0)
+    hi = max(e1 - c0, f1)
+    offset = pl.col("other_idx") - pl.col("day0_idx")
+    pairs = (
+        this.join_where(
+            other,
+            pl.col("exchange_mic") == pl.col("other_mic"),
+            pl.col("other_idx") >= pl.col("day0_idx") + lo,
+            pl.col("other_idx") <= pl.col("day0_idx") + hi,
+        )
+        .filter(pl.col("event_id") != pl.col("other_id"))
+        .with_columns(offset=offset)
+        .sort("event_id", "exchange_mic", "other_idx", "other_id")
+    )
+    in_confound = pl.col("offset").is_between(f0, f1)
+    in_estimation = pl.col("offset").is_between(e0 - c1, e1 - c0)
+    found = pairs.group_by("event_id", "exchange_mic").agg(
+        confounding_events=pl.col("other_id").filter(in_confound),
+        overlapping_events=pl.col("other_id").filter(in_estimation),
+    )
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return (
+        this.join(found, on=["event_id", "exchange_mic"], how="left")
+        .with_columns(pl.col("confounding_events", "overlapping_events").fill_null(empty))
+        .select(
+            "event_id",
+            "exchange_mic",
+            confounded=pl.col("confounding_events").list.len() > 0,
+            confounding_events=pl.col("confounding_events"),
+            estimation_overlap=pl.col("overlapping_events").list.len() > 0,
+            n_overlapping_events=pl.col("overlapping_events").list.len().cast(pl.Int64),
+            overlapping_events=pl.col("overlapping_events"),
+        )
+        .sort("event_id", "exchange_mic")
+    )

@@ -39,6 +39,11 @@ Model = Literal["market", "market_adjusted", "mean_adjusted"]
 #: is a sample s.d. around the AR mean, so it loses one.
 DF_LOST: dict[str, int] = {"market": 2, "mean_adjusted": 1, "market_adjusted": 1}
 
+#: Polars engine for every ``collect``: the in-memory engine aggregates floats in a fixed
+#: order, so a rerun gives bit-identical marts (polars' default streaming engine combines
+#: partial sums in thread-completion order, which moves the last bits from run to run).
+ENGINE = "in-memory"
+
 #: Columns of ``fit_normal_model``'s output besides the caller's keys.
 PARAM_COLUMNS: tuple[str, ...] = (
     "ticker",
@@ -69,6 +74,12 @@ class EventStudyConfig:
         (0, 10),
         (-5, 20),
     )
+    #: Another catalog event whose day 0 on the same venue falls in this range of sessions
+    #: around day 0 confounds the reaction (``confounded``).
+    confound_window: tuple[int, int] = (-1, 1)
+    #: The part of another catalog event's window (sessions around its day 0) that must not
+    #: fall inside the estimation window (``estimation_overlap``).
+    contamination_window: tuple[int, int] = (-1, 5)
 
     def __post_init__(self) -> None:
         """Reject configurations the statistics cannot honour, naming the field."""
@@ -85,6 +96,10 @@ class EventStudyConfig:
         for a, b in self.car_windows:
             if not wlo <= a <= b <= whi:
                 raise ValueError(f"car window {(a, b)} is not inside window {self.window}")
+        for field in ("confound_window", "contamination_window"):
+            a, b = getattr(self, field)
+            if a > b:
+                raise ValueError(f"{field} start must be <= end; got {(a, b)}")
 
 
 def window_name(a: int, b: int) -> str:
@@ -170,7 +185,7 @@ def fit_normal_model(panel: pl.DataFrame, keys: list[str], cfg: EventStudyConfig
             for c in ("alpha", "beta", "sigma")
         )
         .select(*unit, pl.lit(cfg.model).alias("model"), *PARAM_COLUMNS[2:])
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -224,7 +239,7 @@ def abnormal_returns(
         .sort([*unit, "rel_day"])
         .with_columns(car=pl.when(is_event & pl.col("ar").is_not_null()).then(running))
         .select(*unit, "rel_day", "session_date", "phase", "ret", "mkt_ret", "ar", "sar", "car")
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -273,7 +288,7 @@ def car_table(
         out += [car.alias(name), finite(car / var.sqrt()).alias(f"t_{name}")]
         specs.append((f"t_{name}", f"p_{name}", "_df"))
     df = (pl.col("est_n") - DF_LOST[cfg.model]).alias("_df")
-    result = frame.select(*unit, df, *out).collect()
+    result = frame.select(*unit, df, *out).collect(engine=ENGINE)
     result = with_p_values(result, specs)
     order = [c for a, b in cfg.car_windows for c in _car_cols(window_name(a, b))]
     return result.select(*unit, *order)
@@ -308,7 +323,7 @@ def abnormal_volume(panel: pl.DataFrame, keys: list[str], cfg: EventStudyConfig)
             volume_est_n=est.count().cast(pl.Int64),
         )
         .with_columns(abnormal_volume=pl.when(enough).then(finite(z)))
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 

@@ -43,6 +43,7 @@ import polars as pl
 
 from transforms.event_study import (
     DF_LOST,
+    ENGINE,
     EventStudyConfig,
     car_table,
     finite,
@@ -86,6 +87,16 @@ _P_SPECS: list[tuple[str, str, str | None]] = [
 _AR = pl.col("ar")
 
 
+def _sorted(column: str) -> pl.Expr:
+    """A group's values as a list sorted by value, for a float sum over groups of groups.
+
+    Reducing the sorted list (``.list.sum()`` etc.) adds in one fixed order, so the marts are
+    bit-identical from run to run: a plain ``.sum()`` over the rows of an earlier
+    aggregation adds in whatever order and chunking the engine's threads produced.
+    """
+    return pl.col(column).drop_nulls().sort()
+
+
 def _kp_factor(rbar: pl.Expr, n: pl.Expr) -> pl.Expr:
     """Kolari-Pynnönen's cross-correlation deflator for n units."""
     return ((1.0 - rbar) / (1.0 + (n - 1.0) * rbar)).sqrt()
@@ -121,13 +132,16 @@ def _group_constants(
         base.group_by(gu)
         .agg(var=pl.col("sigma").first() ** 2, est_n=pl.col("est_n").first())
         .group_by(g)
-        .agg(M=pl.len(), sum_var=pl.col("var").sum(), mean_est_n=pl.col("est_n").mean())
+        .agg(M=pl.len(), var=_sorted("var"), mean_est_n=pl.col("est_n").mean())
+        .with_columns(sum_var=pl.col("var").list.sum())
+        .drop("var")
     )
     sd85 = (
         est.group_by([*g, "rel_day"])
         .agg(m=_AR.mean())
         .group_by(g)
-        .agg(sd_bw1985=pl.col("m").std(ddof=1))
+        .agg(m=_sorted("m"))
+        .select(*g, sd_bw1985=pl.col("m").list.std(ddof=1))
     )
     p_hat = est.group_by(g).agg(p_hat=(_AR > 0).mean())
     z = (_AR - _AR.mean().over(gu)) / _AR.std(ddof=1).over(gu)
@@ -136,8 +150,10 @@ def _group_constants(
         est.with_columns(z=z)
         .group_by([*g, "rel_day"])
         .agg(s=pl.col("z").sum(), q=(pl.col("z") ** 2).sum(), c=pl.len().cast(pl.Float64))
+        .with_columns(num=s**2 - q, pairs=c * (c - 1.0))
         .group_by(g)
-        .agg(num=(s**2 - q).sum(), pairs=(c * (c - 1.0)).sum(), q=q.sum(), c=c.sum())
+        .agg(*(_sorted(x) for x in ("num", "pairs", "q", "c")))
+        .with_columns(pl.col("num", "pairs", "q", "c").list.sum())
         .select(*g, rbar=finite((pl.col("num") / pl.col("pairs")) / (q / c)))
     )
     ranked = base.filter(_AR.is_not_null()).with_columns(
@@ -151,8 +167,10 @@ def _group_constants(
         .select(*g, "rel_day", d=pl.col("M") * pl.col("kmean") / pl.col("nk"))
     )
     rank_sd = (
-        rank_days.group_by(g)
-        .agg(ss=(pl.col("d") ** 2).sum())
+        rank_days.with_columns(d2=pl.col("d") ** 2)
+        .group_by(g)
+        .agg(_sorted("d2"))
+        .select(*g, ss=pl.col("d2").list.sum())
         .join(mean_l, on=g, nulls_equal=True)
         .select(*g, rank_sd=(pl.col("ss") / pl.col("mean_l")).sqrt())
     )
@@ -201,7 +219,7 @@ def _daily(base: pl.LazyFrame, g: list[str], gu: list[str]) -> pl.DataFrame:
             _df_bw=pl.col("mean_est_n") - 1.0, _df_cs=n - 1.0, _df_bmp=pl.col("n_sar") - 1.0
         )
         .sort([*g, "rel_day"])
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -249,17 +267,26 @@ def window_tests(
             .group_by(g)
             .agg(
                 n_days=(pl.col("n") > 0).sum().cast(pl.Int64),
-                **{f"s_{s}": pl.col(s).sum() for s in summed},
+                **{f"s_{s}": _sorted(s) for s in summed},
             )
+            .with_columns(pl.col(f"s_{s}").list.sum() for s in summed)
         )
         car, scar = pl.col(name), pl.col(f"t_{name}")
-        cross = cars.group_by(g).agg(
-            n=car.count().cast(pl.Int64),
-            caar=car.mean(),
-            sd=car.std(ddof=1),
-            ms=scar.filter(car.is_not_null()).mean(),
-            ss=scar.filter(car.is_not_null()).std(ddof=1),
-            pos=(car > 0).sum().cast(pl.Float64),
+        cross = (
+            cars.group_by(g)
+            .agg(
+                n=car.count().cast(pl.Int64),
+                pos=(car > 0).sum().cast(pl.Float64),
+                car=_sorted(name),
+                scar=scar.filter(car.is_not_null()).drop_nulls().sort(),
+            )
+            .with_columns(
+                caar=pl.col("car").list.mean(),
+                sd=pl.col("car").list.std(ddof=1),
+                ms=pl.col("scar").list.mean(),
+                ss=pl.col("scar").list.std(ddof=1),
+            )
+            .drop("car", "scar")
         )
         n, p = pl.col("n").cast(pl.Float64), pl.col("p_hat")
         full = pl.col("n_days") == length
@@ -286,7 +313,7 @@ def window_tests(
                 _df_bmp=n - 1.0,
             )
         )
-    out = pl.concat(frames, how="diagonal_relaxed").sort([*g, "_order"]).collect()
+    out = pl.concat(frames, how="diagonal_relaxed").sort([*g, "_order"]).collect(engine=ENGINE)
     out = with_p_values(out, _P_SPECS)
     return out.select(
         *g, "window", "win_start", "win_end", "n_days", "n", "caar", *STAT_COLUMNS, "p_hat", "rbar"

@@ -7,7 +7,11 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     lab VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL,
     ticker VARCHAR NOT NULL, security_name VARCHAR NOT NULL, segment VARCHAR NOT NULL,
     exchange_mic VARCHAR NOT NULL, benchmark VARCHAR NOT NULL,
-    day0 DATE NOT NULL, closed_market BOOLEAN NOT NULL, model VARCHAR NOT NULL,
+    day0 DATE NOT NULL, closed_market BOOLEAN NOT NULL,
+    confounded BOOLEAN NOT NULL, confounding_events VARCHAR[] NOT NULL,
+    estimation_overlap BOOLEAN NOT NULL, n_overlapping_events INTEGER NOT NULL,
+    overlapping_events VARCHAR[] NOT NULL,
+    model VARCHAR NOT NULL,
     ret_day0 DOUBLE, ar_day0 DOUBLE,
     car_0_0 DOUBLE, car_0_0_t DOUBLE, car_0_0_p DOUBLE,
     car_m1_p1 DOUBLE, car_m1_p1_t DOUBLE, car_m1_p1_p DOUBLE,
@@ -17,7 +21,10 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     car_m5_p20 DOUBLE, car_m5_p20_t DOUBLE, car_m5_p20_p DOUBLE,
     abnormal_volume DOUBLE,
     alpha DOUBLE, beta DOUBLE, sigma DOUBLE, est_n BIGINT NOT NULL,
-    thin_estimation BOOLEAN NOT NULL, source VARCHAR,
+    thin_estimation BOOLEAN NOT NULL, self_benchmark BOOLEAN NOT NULL, source VARCHAR,
+    shares_outstanding DOUBLE, shares_as_of DATE, mcap_usd_prev DOUBLE,
+    value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
+    shares_unknown BOOLEAN, fx_unknown BOOLEAN, duplicate_listing_of VARCHAR,
     PRIMARY KEY (event_id, ticker)
 );
 
@@ -42,6 +49,11 @@ COMMENT ON COLUMN marts.event_reaction.exchange_mic IS 'ISO 10383 MIC of the lis
 COMMENT ON COLUMN marts.event_reaction.benchmark IS 'Ticker of the home-market index the market model regresses on.';
 COMMENT ON COLUMN marts.event_reaction.day0 IS 'Local date of day 0: the first session of the venue closing after announced_at.';
 COMMENT ON COLUMN marts.event_reaction.closed_market IS 'True when a holiday or closure of the venue pushed day 0 past an ordinary weekday (rolled forward).';
+COMMENT ON COLUMN marts.event_reaction.confounded IS 'True when another catalog event has its day 0 on this venue within [-1,+1] sessions of this event''s day 0: the reaction may not be this event''s alone.';
+COMMENT ON COLUMN marts.event_reaction.confounding_events IS 'event_id of every other catalog event within [-1,+1] sessions of day 0 on this venue, ordered by their day 0 (empty when not confounded).';
+COMMENT ON COLUMN marts.event_reaction.estimation_overlap IS 'True when the estimation window ([-250,-11] sessions by default) shares a session with another catalog event''s [-1,+5] window on this venue, so the normal-return model was fitted on possibly event-affected days.';
+COMMENT ON COLUMN marts.event_reaction.n_overlapping_events IS 'Number of other catalog events whose [-1,+5] window overlaps this estimation window on this venue.';
+COMMENT ON COLUMN marts.event_reaction.overlapping_events IS 'event_id of those events, ordered by their day 0 (empty when there are none).';
 COMMENT ON COLUMN marts.event_reaction.model IS 'Normal-return model: market (OLS on the benchmark), market_adjusted or mean_adjusted.';
 COMMENT ON COLUMN marts.event_reaction.ret_day0 IS 'Simple return on day 0 (fraction, 0.01 = 1%): adj_close / previous session adj_close - 1.';
 COMMENT ON COLUMN marts.event_reaction.ar_day0 IS 'Abnormal return on day 0 (fraction): ret_day0 minus the normal-return model''s prediction.';
@@ -69,6 +81,15 @@ COMMENT ON COLUMN marts.event_reaction.beta IS 'Market-model slope on the benchm
 COMMENT ON COLUMN marts.event_reaction.sigma IS 'Residual standard deviation of the normal-return model over the estimation window (daily, fraction).';
 COMMENT ON COLUMN marts.event_reaction.est_n IS 'Number of valid returns in the estimation window.';
 COMMENT ON COLUMN marts.event_reaction.thin_estimation IS 'True when est_n is below the minimum (120): model parameters and statistics are left null.';
+COMMENT ON COLUMN marts.event_reaction.self_benchmark IS 'True when the security is its own benchmark (an index such as ^GSPC or HSTECH.HK) under the market or market-adjusted model: its abnormal return is zero by construction, so alpha, beta, sigma, ARs and statistics are null; returns are kept.';
+COMMENT ON COLUMN marts.event_reaction.shares_outstanding IS 'Shares outstanding used for the market value: the latest count on or before the day -1 session (at most 400 days old). Null when unknown or not applicable (indices, ETFs, futures).';
+COMMENT ON COLUMN marts.event_reaction.shares_as_of IS 'Date of that share count.';
+COMMENT ON COLUMN marts.event_reaction.mcap_usd_prev IS 'Market value in USD at the close of day -1: unadjusted close x shares_outstanding x USD per unit of the listing currency on that date.';
+COMMENT ON COLUMN marts.event_reaction.value_moved_usd_0_0 IS 'USD market value moved over [0,0]: market value at the close of day 0 minus at the close of day -1 (each at its own date''s FX). Null, never guessed, when shares or FX are unknown.';
+COMMENT ON COLUMN marts.event_reaction.value_moved_usd_0_p5 IS 'USD market value moved over [0,+5]: close of day +5 minus close of day -1. Null when unknown or day +5 has not happened yet.';
+COMMENT ON COLUMN marts.event_reaction.shares_unknown IS 'True when no share count was known for an equity or ADR, so the value columns are null. Null for indices, ETFs and futures (not applicable).';
+COMMENT ON COLUMN marts.event_reaction.fx_unknown IS 'True when a non-USD listing had no FX rate within 7 days, so the value columns are null.';
+COMMENT ON COLUMN marts.event_reaction.duplicate_listing_of IS 'For a second listing of one company (NVD.DE, TSM, ASML, BABA), its primary listing: such rows keep their values but segment totals count the company once.';
 COMMENT ON COLUMN marts.event_reaction.source IS 'Where the prices came from: yahoo, snapshot or demo (demo data is synthetic).';
 
 COMMENT ON TABLE marts.event_window IS 'Daily path of each reaction for charts: one row per (event_id, ticker, rel_day), rel_day -10..+20 sessions.';
@@ -80,3 +101,96 @@ COMMENT ON COLUMN marts.event_window.session_date IS 'Local date of that session
 COMMENT ON COLUMN marts.event_window.ret IS 'Simple return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.ar IS 'Abnormal return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.car IS 'Cumulative abnormal return from rel_day -10 through this session (fraction).';
+
+-- grain: one row per (event_id, segment, car_window); segment 'all' pools every non-benchmark
+-- security of the event, segment 'benchmark' (indices, ETFs, index futures) is only its own row
+CREATE TABLE IF NOT EXISTS marts.event_segment_summary (
+    event_id VARCHAR NOT NULL, event_name VARCHAR NOT NULL, segment VARCHAR NOT NULL,
+    car_window VARCHAR NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
+    model VARCHAR NOT NULL, n_securities BIGINT NOT NULL, n BIGINT NOT NULL, n_days BIGINT,
+    caar DOUBLE,
+    bw1980 DOUBLE, p_bw1980 DOUBLE, bw1985 DOUBLE, p_bw1985 DOUBLE,
+    cs_t DOUBLE, p_cs_t DOUBLE, patell DOUBLE, p_patell DOUBLE,
+    bmp DOUBLE, p_bmp DOUBLE, kp_bmp DOUBLE, p_kp_bmp DOUBLE,
+    gen_sign DOUBLE, p_gen_sign DOUBLE, corrado_rank DOUBLE, p_corrado_rank DOUBLE,
+    p_hat DOUBLE, rbar DOUBLE,
+    value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
+    n_applicable BIGINT, n_valued_0_0 BIGINT, n_valued_0_p5 BIGINT,
+    PRIMARY KEY (event_id, segment, car_window)
+);
+
+-- grain: one row per (event_id, exchange_mic): each venue's day-0 session, in close-time order
+CREATE TABLE IF NOT EXISTS marts.event_propagation (
+    event_id VARCHAR NOT NULL, event_name VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL,
+    announced_precision VARCHAR NOT NULL,
+    exchange_mic VARCHAR NOT NULL, venue_name VARCHAR NOT NULL, venue_group VARCHAR NOT NULL,
+    day0 DATE NOT NULL, day0_open_utc TIMESTAMPTZ, day0_close_utc TIMESTAMPTZ NOT NULL,
+    closed_market BOOLEAN NOT NULL, close_order INTEGER NOT NULL,
+    hours_after_announcement DOUBLE NOT NULL,
+    n_securities INTEGER NOT NULL, n_with_ar INTEGER NOT NULL,
+    median_ar_day0 DOUBLE, mean_ar_day0 DOUBLE, median_ret_day0 DOUBLE, mean_ret_day0 DOUBLE,
+    benchmark_ticker VARCHAR, benchmark_ret_day0 DOUBLE,
+    n_etf_futures INTEGER NOT NULL, etf_futures_median_ret_day0 DOUBLE,
+    PRIMARY KEY (event_id, exchange_mic)
+);
+
+COMMENT ON TABLE marts.event_segment_summary IS 'Cross-section of each AI event per supply-chain segment and CAR window: one row per (event_id, segment, car_window). Segment ''all'' pools every non-benchmark security; segment ''benchmark'' (indices, ETFs, index futures) appears only as its own row. Statistics as in R''s estudy2 (docs/method.md). Every security of an event shares its event date, so cross-sectional correlation inflates the classic statistics: bw1985 and kp_bmp are the headline ones.';
+COMMENT ON COLUMN marts.event_segment_summary.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON COLUMN marts.event_segment_summary.event_name IS 'Event name, e.g. DeepSeek-R1.';
+COMMENT ON COLUMN marts.event_segment_summary.segment IS 'AI supply-chain segment (as in core.dim_security), ''all'' for every non-benchmark security of the event, or ''benchmark''.';
+COMMENT ON COLUMN marts.event_segment_summary.car_window IS 'CAR window name: car_0_0, car_m1_p1, car_0_p1, car_0_p5, car_0_p10, car_m5_p20 (m = minus, p = plus sessions).';
+COMMENT ON COLUMN marts.event_segment_summary.window_start IS 'First session of the window relative to day 0 (inclusive).';
+COMMENT ON COLUMN marts.event_segment_summary.window_end IS 'Last session of the window relative to day 0 (inclusive).';
+COMMENT ON COLUMN marts.event_segment_summary.model IS 'Normal-return model: market, market_adjusted or mean_adjusted.';
+COMMENT ON COLUMN marts.event_segment_summary.n_securities IS 'Securities of the segment in marts.event_reaction for this event (including thin-estimation and self-benchmark ones, which take no part in the statistics).';
+COMMENT ON COLUMN marts.event_segment_summary.n IS 'Securities with an estimated model and an abnormal return on every session of the window: the N behind caar, cs_t, bmp, kp_bmp and gen_sign.';
+COMMENT ON COLUMN marts.event_segment_summary.n_days IS 'Sessions of the window with at least one abnormal return; the day-summed statistics (bw1980, bw1985, patell, corrado_rank) are null unless this equals the window length.';
+COMMENT ON COLUMN marts.event_segment_summary.caar IS 'Cumulative average abnormal return (fraction): mean over the n securities of their CAR over the window.';
+COMMENT ON COLUMN marts.event_segment_summary.bw1980 IS 'Brown-Warner (1980) t: sum over the window of mean AR / (sqrt(sum sigma_i^2)/M), divided by sqrt(L). Assumes independent securities.';
+COMMENT ON COLUMN marts.event_segment_summary.p_bw1980 IS 'Two-sided p-value of bw1980 (Student t, mean estimation length - 1 df).';
+COMMENT ON COLUMN marts.event_segment_summary.bw1985 IS 'HEADLINE. Brown-Warner (1985) crude-dependence-adjusted t: sum over the window of mean AR / sd of the estimation-window daily mean AR, divided by sqrt(L). Robust to cross-sectional correlation, which a shared event date creates.';
+COMMENT ON COLUMN marts.event_segment_summary.p_bw1985 IS 'HEADLINE. Two-sided p-value of bw1985 (Student t, mean estimation length - 1 df).';
+COMMENT ON COLUMN marts.event_segment_summary.cs_t IS 'Cross-sectional t: caar / sd(CAR_i) * sqrt(n).';
+COMMENT ON COLUMN marts.event_segment_summary.p_cs_t IS 'Two-sided p-value of cs_t (Student t, n - 1 df).';
+COMMENT ON COLUMN marts.event_segment_summary.patell IS 'Patell (1976) Z: sum over the window of the daily sum of standardised ARs / sqrt(sum (T_i-k)/(T_i-k-2)), divided by sqrt(L).';
+COMMENT ON COLUMN marts.event_segment_summary.p_patell IS 'Two-sided p-value of patell (standard normal).';
+COMMENT ON COLUMN marts.event_segment_summary.bmp IS 'Boehmer-Musumeci-Poulsen (1991) t: mean / sd of the standardised CARs * sqrt(n).';
+COMMENT ON COLUMN marts.event_segment_summary.p_bmp IS 'Two-sided p-value of bmp (Student t, n - 1 df).';
+COMMENT ON COLUMN marts.event_segment_summary.kp_bmp IS 'HEADLINE. Kolari-Pynnonen (2010) adjusted BMP: bmp * sqrt((1 - rbar) / (1 + (n - 1) * rbar)), correcting for the cross-correlation of abnormal returns on a shared event date.';
+COMMENT ON COLUMN marts.event_segment_summary.p_kp_bmp IS 'HEADLINE. Two-sided p-value of kp_bmp (Student t, n - 1 df).';
+COMMENT ON COLUMN marts.event_segment_summary.gen_sign IS 'Generalized sign Z (Cowan 1992): (securities with CAR > 0 - n * p_hat) / sqrt(n * p_hat * (1 - p_hat)).';
+COMMENT ON COLUMN marts.event_segment_summary.p_gen_sign IS 'Two-sided p-value of gen_sign (standard normal).';
+COMMENT ON COLUMN marts.event_segment_summary.corrado_rank IS 'Corrado (1989) rank test, summed over the window days and divided by sqrt(L) (Cowan 1992), as estudy2''s rank_test.';
+COMMENT ON COLUMN marts.event_segment_summary.p_corrado_rank IS 'Two-sided p-value of corrado_rank (standard normal).';
+COMMENT ON COLUMN marts.event_segment_summary.p_hat IS 'Share of positive abnormal returns over the estimation windows of the group (the generalized sign test''s expected share).';
+COMMENT ON COLUMN marts.event_segment_summary.rbar IS 'Average pairwise correlation of the securities'' estimation-window abnormal returns (Kolari-Pynnonen''s r-bar).';
+COMMENT ON COLUMN marts.event_segment_summary.value_moved_usd_0_0 IS 'Total USD market value the segment''s securities moved on day 0 ([0,0]). Sum over the n_valued_0_0 securities with a known share count and FX (see marts.event_reaction.value_moved_usd_0_0); second listings of one company are counted once; null when none is known.';
+COMMENT ON COLUMN marts.event_segment_summary.value_moved_usd_0_p5 IS 'Total USD market value the segment''s securities moved over sessions [0,+5]: sum over the n_valued_0_p5 securities with a known share count and FX; null when none is known.';
+COMMENT ON COLUMN marts.event_segment_summary.n_applicable IS 'Securities of the segment a market value applies to (equities and ADRs, second listings of one company left out): the M in "value moved over N of M securities".';
+COMMENT ON COLUMN marts.event_segment_summary.n_valued_0_0 IS 'Of n_applicable, how many have a known share count, FX and prices for [0,0]: the N behind value_moved_usd_0_0.';
+COMMENT ON COLUMN marts.event_segment_summary.n_valued_0_p5 IS 'Of n_applicable, how many have a known share count, FX and prices for [0,+5]: the N behind value_moved_usd_0_p5.';
+
+COMMENT ON TABLE marts.event_propagation IS 'How the shock travelled: one row per (event_id, exchange_mic), each venue''s day-0 session ordered by its close in UTC (close_order), with the median day-0 abnormal return of the venue''s non-benchmark securities. XNAS, XNYS and ARCX are separate rows sharing one close_order (venue_group ''US cash'').';
+COMMENT ON COLUMN marts.event_propagation.event_id IS 'Event identifier.';
+COMMENT ON COLUMN marts.event_propagation.event_name IS 'Event name.';
+COMMENT ON COLUMN marts.event_propagation.announced_at IS 'Announcement instant (UTC); for a date-only announcement, midnight in the lab''s country.';
+COMMENT ON COLUMN marts.event_propagation.announced_precision IS 'minute (announced_at is exact) or date (announced_at is the lab''s local midnight).';
+COMMENT ON COLUMN marts.event_propagation.exchange_mic IS 'ISO 10383 MIC of the venue.';
+COMMENT ON COLUMN marts.event_propagation.venue_name IS 'Venue name, e.g. Tokyo Stock Exchange.';
+COMMENT ON COLUMN marts.event_propagation.venue_group IS 'City or market the venue belongs to (Tokyo, Seoul, Taipei, Hong Kong, Shenzhen, Amsterdam/Frankfurt, US futures, US cash); group by it to merge venues with one close.';
+COMMENT ON COLUMN marts.event_propagation.day0 IS 'Local date of the venue''s day 0: its first session closing after announced_at.';
+COMMENT ON COLUMN marts.event_propagation.day0_open_utc IS 'Open of the day-0 session (UTC). CME Globex futures open the previous evening, so they trade the news before the cash markets even though they close later.';
+COMMENT ON COLUMN marts.event_propagation.day0_close_utc IS 'Close of the day-0 session (UTC): the instant by which the venue had priced the news.';
+COMMENT ON COLUMN marts.event_propagation.closed_market IS 'True when a holiday or closure pushed the venue''s day 0 past an ordinary weekday.';
+COMMENT ON COLUMN marts.event_propagation.close_order IS 'Dense rank of day0_close_utc within the event: 1 = the first venue to close after the announcement; venues closing at the same instant share a rank.';
+COMMENT ON COLUMN marts.event_propagation.hours_after_announcement IS 'Hours from announced_at to day0_close_utc.';
+COMMENT ON COLUMN marts.event_propagation.n_securities IS 'Non-benchmark securities of the venue with a day-0 return in marts.event_reaction.';
+COMMENT ON COLUMN marts.event_propagation.n_with_ar IS 'Of those, the securities with a day-0 abnormal return (an estimated normal-return model).';
+COMMENT ON COLUMN marts.event_propagation.median_ar_day0 IS 'Median day-0 abnormal return (fraction) of the venue''s non-benchmark securities.';
+COMMENT ON COLUMN marts.event_propagation.mean_ar_day0 IS 'Mean day-0 abnormal return (fraction) of the venue''s non-benchmark securities.';
+COMMENT ON COLUMN marts.event_propagation.median_ret_day0 IS 'Median day-0 simple return (fraction) of the venue''s non-benchmark securities.';
+COMMENT ON COLUMN marts.event_propagation.mean_ret_day0 IS 'Mean day-0 simple return (fraction) of the venue''s non-benchmark securities.';
+COMMENT ON COLUMN marts.event_propagation.benchmark_ticker IS 'Home index the venue''s securities are regressed on (the most common benchmark in core.dim_security).';
+COMMENT ON COLUMN marts.event_propagation.benchmark_ret_day0 IS 'Return of benchmark_ticker on the venue''s day-0 date (fraction); null when it has no price that day. Its abnormal return is zero by construction, so none is given.';
+COMMENT ON COLUMN marts.event_propagation.n_etf_futures IS 'ETFs and index futures of the venue (core.dim_security.kind etf or future) with a day-0 return in marts.event_reaction.';
+COMMENT ON COLUMN marts.event_propagation.etf_futures_median_ret_day0 IS 'Median day-0 return (fraction) of those ETFs and futures: the only reading on venues that list nothing else (XCME index futures, ARCX ETFs). Indices are left out (see benchmark_ret_day0).';

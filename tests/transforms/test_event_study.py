@@ -249,3 +249,12 @@ def test_config_validation_and_names():
         EventStudyConfig(car_windows=((0, 30),))
     with pytest.raises(ValueError, match="model"):
         EventStudyConfig(model="fama_french")  # type: ignore[arg-type]
+
+
+def test_flag_windows_are_validated():
+    cfg = EventStudyConfig()
+    assert (cfg.confound_window, cfg.contamination_window) == ((-1, 1), (-1, 5))
+    with pytest.raises(ValueError, match="confound_window"):
+        EventStudyConfig(confound_window=(1, -1))
+    with pytest.raises(ValueError, match="contamination_window"):
+        EventStudyConfig(contamination_window=(5, -1))
