@@ -88,6 +88,7 @@ def test_second_writer_waits_then_names_the_holder(base, tmp_path):
     source, _ = base
     path = tmp_path / "w.duckdb"
     shutil.copy(source, path)
+    before = _sums(path)  # no reader can open the file while the holder has it
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
@@ -96,7 +97,6 @@ def test_second_writer_waits_then_names_the_holder(base, tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        before = _sums(path)
         started = time.monotonic()
         blocked = _run(path, "2025-12-31", extra_env={"AFTERSHOCK_LOCK_TIMEOUT": "3"})
         waited = time.monotonic() - started
