@@ -7,7 +7,7 @@ SNAPSHOT ?= ../shared/market-snapshot
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/data/prefect
 
-.PHONY: demo test test-fast run snapshot lint bench clean setup
+.PHONY: demo test test-fast run snapshot lint bench bi clean setup
 
 $(BIN)/aftershock: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 2; }
@@ -27,8 +27,9 @@ snapshot: setup ## run on the real recorded prices in ../shared/market-snapshot
 run: setup ## the live daily run (needs internet: Yahoo Finance)
 	$(BIN)/aftershock run --source yahoo --warehouse $(WAREHOUSE)
 
-test: setup ## lint, then every test (unit, slow and end-to-end)
+test: setup ## lint, then every test (unit, slow and end-to-end; installs Chromium for the report)
 	$(BIN)/ruff check .
+	bash .ci/install-chromium.sh
 	$(BIN)/pytest -q
 
 test-fast: setup ## the fast suite only (no end-to-end runs)
@@ -43,3 +44,23 @@ bench: setup ## benchmarks that print rows/s, seconds per stage and peak memory
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache
+
+# --- BI: the Evidence site over the serving copy ------------------------------------------
+# Paste into the Makefile (and add `bi` to .PHONY). `make bi` installs the pinned Evidence
+# (bi/package-lock.json) and builds a static site into bi/build/ from the published serving
+# copy (data/serving/aftershock.duckdb); with no serving copy yet it runs `make demo` first.
+SERVING_DB ?= data/serving/aftershock.duckdb
+BI_ENV := SEND_ANONYMOUS_USAGE_STATS=no \
+	EVIDENCE_SOURCE__aftershock__filename=$$(realpath -m --relative-to=$(CURDIR)/bi/sources/aftershock $(abspath $(SERVING_DB)))
+
+bi/node_modules/.package-lock.json: bi/package.json bi/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (make bi needs Node.js >= 18 and npm)"; exit 2; }
+	cd bi && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bi: bi/node_modules/.package-lock.json ## build the Evidence BI site (bi/build/) from the serving copy
+	@test -f $(SERVING_DB) || $(MAKE) demo
+	@test -f $(SERVING_DB) || { echo "error: no serving copy at $(SERVING_DB) (the daily flow publishes it)"; exit 2; }
+	cd bi && $(BI_ENV) npm run --silent sources
+	cd bi && $(BI_ENV) npm run --silent build
+	@echo "BI site: bi/build/ (static; serve it with: cd bi && npx evidence preview)"

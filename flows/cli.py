@@ -101,11 +101,14 @@ def run(
     news_history: Annotated[
         bool, typer.Option(help="search Hacker News around every catalog event (backfill)")
     ] = False,
+    publish: Annotated[
+        bool, typer.Option(help="publish the serving copy and rebuild the report after the run")
+    ] = True,
     top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
     warehouse: Warehouse = None,
 ) -> None:
     """Run the daily flow once: extract, validate, load and rebuild the marts."""
-    from flows.daily_refresh import RunOptions, daily_refresh
+    from flows.daily_refresh import RunError, RunOptions, daily_refresh
 
     try:
         options = RunOptions(
@@ -114,13 +117,14 @@ def run(
             start=_date(start, "--start"), end=_date(end, "--end"),
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
+            publish=publish,
         )
         if model not in ("market", "market_adjusted", "mean_adjusted"):
             raise ContractError(
                 f"unknown model {model!r}: market, market_adjusted or mean_adjusted"
             )
         summary = daily_refresh(options)
-    except (SourceError, ContractError, WarehouseError) as exc:
+    except (SourceError, ContractError, WarehouseError, RunError) as exc:
         raise fail(str(exc)) from None
     out.print(
         f"run {summary.run_id}: [bold]{summary.status}[/] into {summary.warehouse} "
@@ -129,6 +133,10 @@ def run(
     )
     if summary.failed_tickers:
         out.print(f"tickers not fetched: {', '.join(summary.failed_tickers)}", highlight=False)
+    if summary.published:
+        out.print(f"serving copy: {summary.published['path']}", highlight=False)
+    if summary.report.get("index"):
+        out.print(f"report: {summary.report['index']}", highlight=False)
     if top:
         _print_top_reactions(summary.warehouse, top)
 
@@ -188,7 +196,11 @@ def query(
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
 
+from flows.serving_cmds import docs, report  # noqa: E402
+
 app.command()(eventstudy)
+app.command()(docs)
+app.command()(report)
 
 
 def main() -> None:  # pragma: no cover - console entry point

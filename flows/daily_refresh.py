@@ -29,7 +29,9 @@ from transforms.event_study import EventStudyConfig
 from transforms.reactions import build_reaction_marts
 from transforms.value_moved import fx_to_core, shares_to_core
 from warehouse import load, seeds
+from report.build import ReportError, build_report, reports_dir_for
 from warehouse.connection import connect, resolve
+from warehouse.publish import PublishError, publish, serving_dir_for
 
 #: First date fetched when a ticker has nothing loaded yet (live and snapshot sources).
 HISTORY_START = date(2018, 1, 1)
@@ -55,6 +57,7 @@ class RunOptions:
     feeds: str | None = None
     news: bool = True
     news_history: bool = False
+    publish: bool = True
 
 
 @dataclass
@@ -66,6 +69,8 @@ class RunSummary:
     warehouse: str
     counts: dict[str, int] = field(default_factory=dict)
     failed_tickers: list[str] = field(default_factory=list)
+    published: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
 
 
 class RunError(RuntimeError):
@@ -253,12 +258,39 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         summary.counts, summary.failed_tickers = counts, failed
         load.finish_run(con, run_id, summary.status)
         log.info("run %s %s: %s", run_id, summary.status, counts)
-        return summary
     except BaseException as exc:
         load.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        con.close()
         raise
+    # the run's data is committed; publishing can only fail the serving copy, never the data
+    try:
+        if options.publish:
+            summary.published = publish_serving(con, summary)
+            summary.report = build_html_report(summary.published)
+    except (PublishError, ReportError, OSError) as exc:
+        load.finish_run(con, run_id, "publish_failed", f"{type(exc).__name__}: {exc}")
+        summary.status = "publish_failed"
+        raise RunError(f"run {run_id} loaded its data but could not publish: {exc}") from None
     finally:
         con.close()
+    return summary
+
+
+@task(cache_policy=NONE)
+def publish_serving(con, summary: RunSummary) -> dict:
+    """The read-only serving copy (DuckDB readable by DuckDB 1.4 BI tools) and Parquet files."""
+    published = publish(con, serving_dir_for(summary.warehouse), summary.run_id,
+                        on_step=lambda step: checkpoint("during_publish"))
+    get_run_logger().info("publish: %s", published["path"])
+    return published
+
+
+@task(cache_policy=NONE)
+def build_html_report(published: dict) -> dict:
+    """The self-contained HTML report, rebuilt from the serving copy."""
+    built = build_report(published["path"], reports_dir_for(published["path"]))
+    get_run_logger().info("report: %s", built.get("index"))
+    return built
 
 
 def _count_rows(run_id: str, counts: dict[str, int]) -> pl.DataFrame:

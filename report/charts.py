@@ -1,0 +1,233 @@
+"""Vega-Lite chart specs (built with Altair) for the report. Pure: frames in, spec dicts out.
+
+Every function takes a polars frame already shaped by `report.build` and returns a Vega-Lite
+spec as a dict, with its data inline; the page embeds it and renders it with the inlined
+vega-embed bundle. Text from the data (names, headlines) only ever reaches the page as Vega
+text marks or tooltips, which render as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+#: Diverging scale for returns: red falls, blue rises, white at zero.
+DIVERGING = "redblue"
+PCT = ".1%"
+
+
+def _values(frame: pl.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: dates and instants as ISO strings."""
+    out = frame.with_columns(
+        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime)
+    ).with_columns(
+        pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t == pl.Date
+    )
+    return out.to_dicts()
+
+
+#: Validate specs against the Vega-Lite schema when building them (slow: the tests do it).
+VALIDATE = False
+
+
+def _spec(chart: alt.TopLevelMixin) -> dict:
+    return chart.to_dict(validate=VALIDATE)
+
+
+def _symmetric(values: pl.Series, cap: float = 0.3) -> float:
+    """A symmetric color domain around 0 that the largest |value| fits (at most ``cap``)."""
+    top = values.drop_nulls().abs().quantile(0.98) if values.drop_nulls().len() else None
+    return float(min(max(top or 0.01, 0.01), cap))
+
+
+def heatmap(cells: pl.DataFrame) -> dict:
+    """Event × segment heatmap of CAR[0,+5] (``cells``: event_id, event_label, segment,
+    caar, n, t, t_name, sort_key, href)."""
+    limit = _symmetric(cells["caar"])
+    order = (
+        cells.select("event_label", "sort_key").unique().sort("sort_key", descending=True)
+    )["event_label"].to_list()
+    base = alt.Chart(alt.Data(values=_values(cells)))
+    rect = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("segment:N", title=None, axis=alt.Axis(orient="top", labelAngle=-40)),
+        y=alt.Y("event_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=320)),
+        color=alt.Color(
+            "caar:Q",
+            title="CAR[0,+5]",
+            scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], clamp=True),
+            legend=alt.Legend(format=".0%", orient="right"),
+        ),
+        href=alt.Href("href:N"),
+        tooltip=[
+            alt.Tooltip("event_label:N", title="event"),
+            alt.Tooltip("segment:N"),
+            alt.Tooltip("caar:Q", title="CAR[0,+5]", format=".2%"),
+            alt.Tooltip("n:Q", title="securities"),
+            alt.Tooltip("t:Q", title="t", format=".2f"),
+            alt.Tooltip("t_name:N", title="statistic"),
+        ],
+    )
+    text = base.mark_text(fontSize=9).encode(
+        x="segment:N",
+        y=alt.Y("event_label:N", sort=order),
+        text=alt.Text("caar:Q", format=".0%"),
+        color=alt.condition(
+            f"abs(datum.caar) > {limit * 0.6}", alt.value("white"), alt.value("#222")
+        ),
+    )
+    return _spec(
+        alt.layer(rect, text)
+        .properties(width=alt.Step(62), height=alt.Step(17))
+        .configure_view(strokeWidth=0)
+    )
+
+
+def car_paths(paths: pl.DataFrame) -> dict:
+    """Mean CAR path per segment with a 95% confidence band (``paths``: segment, rel_day,
+    mean_car, lo, hi, n), one small panel per segment."""
+    base = alt.Chart().encode(
+        x=alt.X("rel_day:Q", title="sessions from day 0", scale=alt.Scale(domain=[-10, 20]))
+    )
+    band = base.mark_area(opacity=0.25, color="#4c78a8").encode(
+        y=alt.Y("lo:Q", title="CAR (from day −10)", axis=alt.Axis(format=".0%")),
+        y2="hi:Q",
+    )
+    line = base.mark_line(color="#1f3b73", strokeWidth=2).encode(
+        y="mean_car:Q",
+        tooltip=[
+            alt.Tooltip("segment:N"),
+            alt.Tooltip("rel_day:Q", title="day"),
+            alt.Tooltip("mean_car:Q", title="mean CAR", format=".2%"),
+            alt.Tooltip("lo:Q", title="95% low", format=".2%"),
+            alt.Tooltip("hi:Q", title="95% high", format=".2%"),
+            alt.Tooltip("n:Q", title="securities"),
+        ],
+    )
+    zero = alt.Chart().mark_rule(color="#888", strokeDash=[3, 3]).encode(y=alt.datum(0))
+    day0 = alt.Chart().mark_rule(color="#c0392b").encode(x=alt.datum(0))
+    chart = (
+        alt.layer(band, line, zero, day0, data=alt.Data(values=_values(paths)))
+        .properties(width=210, height=130)
+        .facet(facet=alt.Facet("segment:N", title=None), columns=4)
+        .resolve_scale(y="shared")
+    )
+    return _spec(chart)
+
+
+def movers(frame: pl.DataFrame) -> dict:
+    """Top gainers and losers by CAR[0,+5] as a diverging bar chart (``frame``: ticker,
+    security_name, segment, car_0_p5, car_0_p5_t, ar_day0, car_0_0_t)."""
+    order = frame.sort("car_0_p5", descending=True)["ticker"].to_list()
+    chart = (
+        alt.Chart(alt.Data(values=_values(frame)))
+        .mark_bar()
+        .encode(
+            y=alt.Y("ticker:N", sort=order, title=None),
+            x=alt.X("car_0_p5:Q", title="CAR[0,+5]", axis=alt.Axis(format=".0%")),
+            color=alt.condition("datum.car_0_p5 >= 0", alt.value("#2166ac"),
+                                alt.value("#b2182b")),
+            tooltip=[
+                alt.Tooltip("ticker:N"),
+                alt.Tooltip("security_name:N", title="name"),
+                alt.Tooltip("segment:N"),
+                alt.Tooltip("car_0_p5:Q", title="CAR[0,+5]", format=".2%"),
+                alt.Tooltip("car_0_p5_t:Q", title="t", format=".2f"),
+                alt.Tooltip("ar_day0:Q", title="AR day 0", format=".2%"),
+                alt.Tooltip("car_0_0_t:Q", title="t day 0", format=".2f"),
+            ],
+        )
+        .properties(width=520, height=alt.Step(16))
+    )
+    return _spec(chart)
+
+
+def value_moved(frame: pl.DataFrame) -> dict:
+    """USD value moved per segment over [0,0] and [0,+5] (``frame``: segment, window, usd)."""
+    chart = (
+        alt.Chart(alt.Data(values=_values(frame)))
+        .mark_bar()
+        .encode(
+            y=alt.Y("segment:N", title=None),
+            yOffset=alt.YOffset("window:N"),
+            x=alt.X("usd_bn:Q", title="USD value moved (billions)"),
+            color=alt.Color("window:N", title="window",
+                            scale=alt.Scale(range=["#9ecae1", "#08519c"])),
+            tooltip=[
+                alt.Tooltip("segment:N"),
+                alt.Tooltip("window:N"),
+                alt.Tooltip("usd_bn:Q", title="USD bn", format=",.1f"),
+            ],
+        )
+        .properties(width=520, height=alt.Step(12))
+    )
+    return _spec(chart)
+
+
+def propagation(frame: pl.DataFrame, announced_at: str) -> dict:
+    """Each venue's day-0 session on a UTC time line, from the announcement to its close
+    (``frame``: venue_name, exchange_mic, day0_open_utc, day0_close_utc, close_order,
+    hours_after_announcement, median_ar_day0, n_securities, n_with_ar, closed_market)."""
+    order = frame.sort("close_order", "exchange_mic")["venue_name"].to_list()
+    limit = _symmetric(frame["median_ar_day0"], cap=0.1)
+    data = alt.Data(values=_values(frame))
+    session = (
+        alt.Chart(data)
+        .mark_bar(height=10, cornerRadius=2)
+        .encode(
+            y=alt.Y("venue_name:N", sort=order, title=None),
+            x=alt.X("day0_open_utc:T", title="UTC", scale=alt.Scale(nice="day"),
+                    axis=alt.Axis(format="%b %d %H:%M")),
+            x2="day0_close_utc:T",
+            color=alt.condition(
+                "isValid(datum.median_ar_day0)",
+                alt.Color(
+                    "median_ar_day0:Q",
+                    title="median AR day 0",
+                    scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], clamp=True),
+                    legend=alt.Legend(format=".1%"),
+                ),
+                alt.value("#bbbbbb"),
+            ),
+            tooltip=[
+                alt.Tooltip("venue_name:N", title="venue"),
+                alt.Tooltip("exchange_mic:N", title="MIC"),
+                alt.Tooltip("day0_open_utc:T", title="opens (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("day0_close_utc:T", title="closes (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("hours_after_announcement:Q", title="hours after", format=".1f"),
+                alt.Tooltip("median_ar_day0:Q", title="median AR day 0", format=".2%"),
+                alt.Tooltip("n_with_ar:Q", title="securities with AR"),
+                alt.Tooltip("closed_market:N", title="rolled past a closure"),
+            ],
+        )
+    )
+    close = alt.Chart(data).mark_tick(color="#222", thickness=2, size=14).encode(
+        y=alt.Y("venue_name:N", sort=order), x="day0_close_utc:T"
+    )
+    announced = (
+        alt.Chart(alt.Data(values=[{"t": announced_at, "label": "announced"}]))
+        .mark_rule(color="#c0392b", strokeDash=[4, 3])
+        .encode(x="t:T", tooltip=[alt.Tooltip("t:T", title="announced (UTC)",
+                                              format="%Y-%m-%d %H:%M")])
+    )
+    chart = alt.layer(announced, session, close).properties(width=640, height=alt.Step(22))
+    return _spec(chart)
+
+
+def attention(frame: pl.DataFrame) -> dict:
+    """News attention per relative day (``frame``: rel_day, stories, is_attention_day)."""
+    base = alt.Chart(alt.Data(values=_values(frame)))
+    bars = base.mark_bar().encode(
+        x=alt.X("rel_day:O", title="sessions from day 0"),
+        y=alt.Y("stories:Q", title="stories"),
+        color=alt.condition("datum.is_attention_day", alt.value("#c0392b"),
+                            alt.value("#6baed6")),
+        tooltip=[
+            alt.Tooltip("rel_day:O", title="day"),
+            alt.Tooltip("session_date:N", title="date"),
+            alt.Tooltip("stories:Q"),
+            alt.Tooltip("mean_sentiment:Q", title="mean sentiment", format=".2f"),
+        ],
+    )
+    return _spec(bars.properties(width=640, height=180))

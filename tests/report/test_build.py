@@ -1,0 +1,136 @@
+"""The report's pages from a small serving copy: files, escaping, offline, missing marts."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import altair as alt
+import pytest
+
+from report import build, charts
+from report.build import ReportError, build_report, page_name, spec_json
+
+# as in conftest.py (test modules cannot import it under --import-mode=importlib)
+HOSTILE = "<script>window.__xss=1</script> & <b>bold</b>"
+EVENTS = ("deepseek-r1", "evil-event")
+
+
+def _pages(out):
+    return {p.name: p.read_text(encoding="utf-8") for p in (out / "events").glob("*.html")}
+
+
+def test_index_and_one_page_per_event(built_report):
+    assert (built_report / "index.html").is_file()
+    assert set(_pages(built_report)) == {page_name(e) for e in EVENTS}
+    index = (built_report / "index.html").read_text(encoding="utf-8")
+    for event_id in EVENTS:
+        assert f'href="events/{page_name(event_id)}"' in index
+
+
+def test_pages_are_self_contained(built_report):
+    """No resource is loaded from anywhere: no src/link/import, and a CSP forbidding it."""
+    for html in [(built_report / "index.html").read_text(), *_pages(built_report).values()]:
+        markup = re.sub(r"<script\b[^>]*>.*?</script>", "<script></script>", html, flags=re.S)
+        assert not re.search(r"<(script|img|iframe)[^>]*\bsrc=", markup, re.I)
+        assert not re.search(r"<link\b", markup, re.I)
+        assert "default-src 'none'" in unescape(html)
+        assert "window.vegaEmbed" in html  # the vega bundle is inlined
+        assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+def test_hostile_text_is_escaped(built_report):
+    """Event names and headlines holding markup appear only escaped (as text)."""
+    for html in [(built_report / "index.html").read_text(), *_pages(built_report).values()]:
+        assert "<script>window.__xss" not in html
+        assert "<b>bold</b>" not in html
+        # our own tags only: JSON specs, the bundle, the chart init
+        own = html.count('<script type="application/json"') + 2
+        assert html.count("<script") == own
+    page = _pages(built_report)[page_name("evil-event")]
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "headline day 1" in page
+
+
+def test_spec_json_cannot_close_its_script_tag():
+    text = spec_json({"title": HOSTILE + "</script><!--"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\\u003c/script\\u003e" in text
+
+
+def test_panels_without_marts_say_no_data_yet(bare_serving_copy, tmp_path):
+    build_report(bare_serving_copy, tmp_path)
+    page = (tmp_path / "events" / page_name("deepseek-r1")).read_text()
+    assert page.count("No data yet") == 3  # value moved, propagation, news attention
+    assert "marts.event_propagation is not in the serving copy yet" in page
+    assert "marts.news_attention is not in the serving copy yet" in page
+    assert 'data-chart="car"' in page and 'data-chart="movers"' in page
+    index = (tmp_path / "index.html").read_text()
+    assert "mean CAR[0,+5] over the segment" in index  # heatmap falls back to event_reaction
+
+
+def test_full_page_has_every_panel(built_report):
+    page = _pages(built_report)[page_name("deepseek-r1")]
+    for key in ("car", "movers", "value", "propagation", "attention"):
+        assert f'data-chart="{key}"' in page
+    assert "No data yet" not in page
+    assert "rows quarantined" in page and "expectations met" in page
+
+
+def test_value_moved_without_values_says_why(built_report):
+    page = _pages(built_report)[page_name("evil-event")]  # its USD values are null
+    assert "shares outstanding and FX rates are not loaded yet" in page
+
+
+def test_one_event_only(serving_copy, tmp_path):
+    result = build_report(serving_copy, tmp_path, event_id="deepseek-r1")
+    assert [p.rsplit("/", 1)[-1] for p in result["pages"]] == ["deepseek-r1.html"]
+    assert not (tmp_path / "index.html").exists()
+    with pytest.raises(ReportError, match="unknown event 'nope'"):
+        build_report(serving_copy, tmp_path, event_id="nope")
+
+
+def test_specs_are_valid_vega_lite(serving_copy, monkeypatch):
+    """Every chart builder's spec validates against Altair's Vega-Lite schema."""
+    monkeypatch.setattr(charts, "VALIDATE", True)
+    con = build.connect_read_only(serving_copy)
+    try:
+        catalog = build._catalog(con)
+        listing = build.events(con, catalog)
+        cells, _ = build.heatmap_cells(con, catalog, listing)
+        charts.heatmap(cells)
+        charts.car_paths(build.car_paths(con, catalog, "deepseek-r1"))
+        gainers, losers = build.movers(con, catalog, "deepseek-r1")
+        charts.movers(gainers)
+        charts.value_moved(build.value_moved(con, catalog, "deepseek-r1"))
+        charts.propagation(build.propagation(con, catalog, "deepseek-r1"),
+                           "2025-01-20T12:00:00Z")
+        news, headlines = build.attention(con, catalog, "deepseek-r1")
+        charts.attention(news)
+    finally:
+        con.close()
+    assert headlines[0]["attention_day"] and HOSTILE in headlines[0]["text"]
+    assert alt.SCHEMA_VERSION.startswith("v6")
+
+
+def test_confidence_band_contains_the_mean(serving_copy):
+    con = build.connect_read_only(serving_copy)
+    try:
+        paths = build.car_paths(con, build._catalog(con), "deepseek-r1")
+    finally:
+        con.close()
+    assert paths.height == len(set(paths["segment"])) * 31
+    assert (paths["lo"] <= paths["mean_car"]).all() and (paths["mean_car"] <= paths["hi"]).all()
+    assert (paths["hi"] - paths["lo"]).max() > 0
+
+
+def test_only_the_announcement_day0_is_reported(built_report, serving_copy):
+    """Marts keyed by anchor hold attention-day rows too; the report shows announcement ones."""
+    for html in [(built_report / "index.html").read_text(), *_pages(built_report).values()]:
+        assert "ATTENTION ROW" not in html
+    con = build.connect_read_only(serving_copy)
+    try:
+        listing = build.events(con, build._catalog(con))
+    finally:
+        con.close()
+    assert listing["n_securities"].to_list() == [12, 12]
