@@ -195,7 +195,6 @@ def query(
 
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
-
 from flows.serving_cmds import docs, report  # noqa: E402
 
 app.command()(eventstudy)

@@ -22,6 +22,7 @@ from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
 from flows.news_tasks import NewsOptions, refresh_news
 from flows.sources import make_reference_source, make_source
+from report.build import ReportError, build_report, reports_dir_for
 from sources.base import ExtractResult, SourceError
 from sources.reference import SHARE_KINDS
 from transforms import calendar, prices
@@ -29,7 +30,6 @@ from transforms.event_study import EventStudyConfig
 from transforms.reactions import build_reaction_marts
 from transforms.value_moved import fx_to_core, shares_to_core
 from warehouse import load, seeds
-from report.build import ReportError, build_report, reports_dir_for
 from warehouse.connection import connect, resolve
 from warehouse.publish import PublishError, publish, serving_dir_for
 
