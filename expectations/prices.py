@@ -26,7 +26,15 @@ volume_null            reject   volume is null (indices carry 0, not null)
 volume_negative        reject   volume < 0
 session_flag_null      reject   is_exchange_session is null
 not_exchange_session   reject   is_exchange_session is False
+value_not_finite       reject   a price or the volume is NaN or +-infinity (GX itself sees
+                                NaN as missing, so a NaN close also lists ``close_null``)
 stale_price            warn     volume == 0 and the bar is flat (high <= low)
+extreme_move           warn     adj_close moved more than ``EXTREME_MOVE`` (40 %) from the
+                                ticker's previous row (no corporate-action table exists yet,
+                                so every such move is flagged, none is explained away)
+adj_ratio_jump         warn     adj_close / close changed by more than ``ADJ_RATIO_JUMP``
+                                (5 %) from the ticker's previous row: a new split or dividend
+                                adjustment, or a mis-adjusted row
 ====================== ======== ===========================================================
 
 ``stale_price`` is the placeholder bar some sources write for a session without trades
@@ -40,9 +48,25 @@ O=H=L=C, so the rule needs no helper column and no polars re-implementation.
 GX compares the price columns rounded to ``PRICE_SIG_FIGS`` significant figures (the suite's
 ``prepare``), so back-adjustment float noise is not a violation; output rows keep the input's
 exact values.
+
+Rules that need the previous session (``extreme_move``, ``adj_ratio_jump``) are still GX
+expectations: ``prepare`` adds helper columns -- ``day_move`` (adj_close over the ticker's
+previous usable adj_close, minus 1), ``adj_ratio_change`` (the same for adj_close / close) and
+``non_finite_values`` (how many of the price and volume fields are NaN or infinite) -- and
+the rules are ``ExpectColumnValuesToBeBetween`` on them. "Previous" is the ticker's previous
+row by session date whose close and adj_close are finite and positive and whose key is not
+duplicated, in the frame or in the optional ``context`` rows (e.g. the last loaded sessions
+from core, so that the first row of an incremental extract is compared too); context rows are
+never validated themselves.
+
+:func:`gap_report` is the per-ticker missing-session report (audit.gap_report) against each
+venue's exchange calendar, and :data:`GAPS_SUITE` its one warn rule, so gaps also appear in
+audit.validation_result and the Data Docs.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import great_expectations.expectations as gxe
 import polars as pl
@@ -51,7 +75,20 @@ from great_expectations.expectations.row_conditions import Column
 from contracts import CORE_PRICES
 from expectations.runner import Rule, Suite, ValidationOutcome, unique_key_rule, validate
 
-__all__ = ["PRICE_SIG_FIGS", "PRICES_COLUMNS", "PRICES_KEY", "PRICES_SUITE", "validate_prices"]
+__all__ = [
+    "ADJ_RATIO_JUMP",
+    "EXTREME_MOVE",
+    "GAP_REPORT",
+    "GAPS_SUITE",
+    "HELPER_COLUMNS",
+    "PRICE_SIG_FIGS",
+    "PRICES_COLUMNS",
+    "PRICES_KEY",
+    "PRICES_SUITE",
+    "gap_report",
+    "validate_gaps",
+    "validate_prices",
+]
 
 #: The identity of a price row.
 PRICES_KEY: list[str] = ["ticker", "session_date"]
@@ -63,12 +100,75 @@ _PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
 #: Prices are compared at this many significant figures, so float noise from back-adjustment
 #: (005930.KS 2020-12-18: close 64056.5546875 vs low 64056.55468750001) is not a violation.
 PRICE_SIG_FIGS = 10
+#: A day move (adj_close over the previous session's) beyond this fraction is flagged.
+EXTREME_MOVE = 0.40
+#: A change of adj_close / close beyond this fraction from the previous session is flagged.
+ADJ_RATIO_JUMP = 0.05
+#: Columns ``prepare`` adds for GX (they appear in result samples, never in output rows).
+HELPER_COLUMNS = ("non_finite_values", "day_move", "adj_ratio_change")
+_VALUE_FIELDS = (*_PRICE_FIELDS, "volume")
 
 
-def _comparable_prices(frame: pl.DataFrame) -> pl.DataFrame:
-    """What GX checks: the frame with its price columns rounded to ``PRICE_SIG_FIGS``."""
+def _comparable_prices(frame: pl.DataFrame, context: pl.DataFrame | None = None) -> pl.DataFrame:
+    """What GX checks: price columns rounded to ``PRICE_SIG_FIGS``, plus the helper columns."""
     present = [c for c in _PRICE_FIELDS if c in frame.columns]
-    return frame.with_columns(pl.col(c).round_sig_figs(PRICE_SIG_FIGS) for c in present)
+    checked = frame.with_columns(pl.col(c).round_sig_figs(PRICE_SIG_FIGS) for c in present)
+    finite = [c for c in _VALUE_FIELDS if c in frame.columns]
+    non_finite = pl.sum_horizontal(
+        (pl.col(c).cast(pl.Float64).is_nan() | pl.col(c).cast(pl.Float64).is_infinite())
+        .fill_null(False)
+        .cast(pl.Int64)
+        for c in finite
+    )
+    return checked.with_columns(
+        non_finite_values=non_finite if finite else pl.lit(0, pl.Int64),
+        **_previous_session_changes(frame, context),
+    )
+
+
+def _usable(column: str) -> pl.Expr:
+    value = pl.col(column)
+    return value.is_not_null() & value.is_finite() & (value > 0)
+
+
+def _previous_session_changes(
+    frame: pl.DataFrame, context: pl.DataFrame | None
+) -> dict[str, pl.Series]:
+    """``day_move`` and ``adj_ratio_change`` of every frame row, in frame order.
+
+    Each is the row's value over the same value of the ticker's previous usable row (by
+    session date, from the frame or ``context``) minus 1; null for a ticker's first row or
+    when the row itself is not usable.
+    """
+    cols = ["ticker", "session_date", "close", "adj_close"]
+    rows = frame.select(cols).with_row_index("_pos")
+    if context is not None and context.height:
+        extra = context.select(pl.col(c).cast(frame.schema[c]) for c in cols).join(
+            frame.select("ticker", "session_date"),
+            on=["ticker", "session_date"],
+            how="anti",
+            nulls_equal=False,
+        )
+        rows = pl.concat([rows, extra], how="diagonal")
+    # a duplicated key has no single "previous row": its copies are never anyone's previous
+    unique = pl.len().over("ticker", "session_date") == 1
+    usable = _usable("close") & _usable("adj_close") & unique
+    adj = pl.when(usable).then(pl.col("adj_close"))
+    ratio = pl.when(usable).then(pl.col("adj_close") / pl.col("close"))
+
+    def change(value: pl.Expr) -> pl.Expr:
+        previous = value.shift(1).forward_fill().over("ticker", order_by="session_date")
+        return value / previous - 1.0
+
+    changed = (
+        rows.with_columns(day_move=change(adj), adj_ratio_change=change(ratio))
+        .filter(pl.col("_pos").is_not_null())
+        .sort("_pos")
+    )
+    return {
+        "day_move": changed["day_move"],
+        "adj_ratio_change": changed["adj_ratio_change"],
+    }
 
 
 def _not_null(column: str, name: str) -> Rule:
@@ -127,6 +227,10 @@ PRICES_SUITE = Suite(
             gxe.ExpectColumnValuesToBeInSet(column="is_exchange_session", value_set=[True]),
         ),
         Rule(
+            "value_not_finite",
+            gxe.ExpectColumnValuesToBeBetween(column="non_finite_values", max_value=0),
+        ),
+        Rule(
             "stale_price",
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="high",
@@ -137,11 +241,126 @@ PRICES_SUITE = Suite(
             ),
             severity="warn",
         ),
+        Rule(
+            "extreme_move",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="day_move", min_value=-EXTREME_MOVE, max_value=EXTREME_MOVE
+            ),
+            severity="warn",
+        ),
+        Rule(
+            "adj_ratio_jump",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="adj_ratio_change", min_value=-ADJ_RATIO_JUMP, max_value=ADJ_RATIO_JUMP
+            ),
+            severity="warn",
+        ),
     ],
     prepare=_comparable_prices,
 )
 
 
-def validate_prices(frame: pl.DataFrame) -> ValidationOutcome:
-    """Validate a core-prices frame (``PRICES_COLUMNS``; extra columns pass through)."""
-    return validate(frame, PRICES_SUITE, key=PRICES_KEY)
+def validate_prices(
+    frame: pl.DataFrame, *, context: pl.DataFrame | None = None
+) -> ValidationOutcome:
+    """Validate a core-prices frame (``PRICES_COLUMNS``; extra columns pass through).
+
+    ``context`` (optional; ticker, session_date, close, adj_close): earlier rows of the same
+    tickers, e.g. ``load.read_prices(con)`` -- only used as the "previous session" of the
+    frame's first rows; never validated, never returned. A context row with the key of a
+    frame row is ignored (the frame's row wins).
+    """
+    if context is None:
+        return validate(frame, PRICES_SUITE, key=PRICES_KEY)
+    suite = Suite(
+        name=PRICES_SUITE.name,
+        dataset=PRICES_SUITE.dataset,
+        rules=PRICES_SUITE.rules,
+        prepare=partial(_comparable_prices, context=context),
+    )
+    return validate(frame, suite, key=PRICES_KEY)
+
+
+# --------------------------------------------------------------------------- gap report
+
+#: One row per ticker (audit.gap_report without run_id): sessions of its venue between its
+#: first and last row, and those without a row.
+GAP_REPORT: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "exchange_mic": pl.String(),
+    "first_session": pl.Date(),
+    "last_session": pl.Date(),
+    "expected_sessions": pl.Int64(),
+    "present": pl.Int64(),
+    "missing": pl.Int64(),
+    "first_missing": pl.Date(),
+    "last_missing": pl.Date(),
+    "missing_dates": pl.List(pl.Date()),
+}
+
+
+def gap_report(
+    prices: pl.DataFrame, sessions: pl.DataFrame, securities: pl.DataFrame
+) -> pl.DataFrame:
+    """Missing sessions per ticker against its venue's calendar (``GAP_REPORT``).
+
+    ``prices``: ticker, session_date (e.g. the run's good rows, or all of core); ``sessions``:
+    ``transforms.calendar.exchange_sessions``; ``securities``: ticker, exchange_mic. Only a
+    ticker's span counts (its first to its last row that falls on a session of its venue), so
+    a late listing or a short recording is not a gap. Rows on non-session dates are ignored
+    (the suite rejects them). Tickers not in ``securities`` have no row. Sorted by ticker.
+    """
+    venue = securities.select("ticker", "exchange_mic")
+    sess = sessions.select("exchange_mic", "session_date")
+    have = (
+        prices.select("ticker", "session_date")
+        .drop_nulls()
+        .unique()
+        .join(venue, on="ticker")
+        .join(sess, on=["exchange_mic", "session_date"])
+    )
+    spans = have.group_by("ticker", "exchange_mic").agg(
+        first_session=pl.col("session_date").min(),
+        last_session=pl.col("session_date").max(),
+        present=pl.len().cast(pl.Int64),
+    )
+    expected = (
+        spans.join(sess, on="exchange_mic")
+        .filter(pl.col("session_date").is_between(pl.col("first_session"), pl.col("last_session")))
+        .join(have.select("ticker", "session_date", _have=pl.lit(True)),
+              on=["ticker", "session_date"], how="left")
+    )
+    missing = pl.col("session_date").filter(pl.col("_have").is_null()).sort()
+    per_ticker = expected.group_by("ticker").agg(
+        expected_sessions=pl.len().cast(pl.Int64),
+        missing_dates=missing,
+    )
+    return (
+        spans.join(per_ticker, on="ticker")
+        .with_columns(
+            missing=pl.col("missing_dates").list.len().cast(pl.Int64),
+            first_missing=pl.col("missing_dates").list.first(),
+            last_missing=pl.col("missing_dates").list.last(),
+        )
+        .select(pl.col(c).cast(t) for c, t in GAP_REPORT.items())
+        .sort("ticker")
+    )
+
+
+#: The gap report's suite: a ticker with missing sessions loads (it is a report), flagged.
+GAPS_SUITE = Suite(
+    name="price_gaps",
+    dataset="audit.gap_report",
+    rules=[
+        Rule(
+            "missing_sessions",
+            gxe.ExpectColumnValuesToBeBetween(column="missing", max_value=0),
+            severity="warn",
+        ),
+    ],
+)
+
+
+def validate_gaps(report: pl.DataFrame) -> ValidationOutcome:
+    """Run :data:`GAPS_SUITE` on a :func:`gap_report` frame (for audit.validation_result)."""
+    return validate(report, GAPS_SUITE, key=["ticker"])

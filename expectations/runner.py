@@ -26,6 +26,10 @@ copies and keeps none, because nothing tells which copy is right.
 
 GX is imported with analytics disabled, its metric progress bars are switched off, and the
 ephemeral context is built once per process (:func:`gx_context`).
+
+Each :class:`ValidationOutcome` keeps GX's own ``ExpectationSuiteValidationResult``
+(``gx_result``) so that ``expectations.docs.build_data_docs`` can render the run's Data Docs
+from it without validating twice, and the suite's ``dataset`` for the audit tables.
 """
 
 from __future__ import annotations
@@ -189,11 +193,20 @@ class ValidationOutcome:
     good: pl.DataFrame
     rejected: pl.DataFrame
     results: pl.DataFrame
+    #: GX's own ExpectationSuiteValidationResult (for Data Docs: ``expectations.docs``).
+    gx_result: Any = field(default=None, repr=False)
+    #: The dataset the suite guards (``Suite.dataset``, e.g. ``core.fact_price_daily``).
+    dataset: str = ""
 
     @property
     def passed(self) -> bool:
         """True when no row was rejected."""
         return self.rejected.height == 0
+
+    @property
+    def flagged(self) -> pl.DataFrame:
+        """The good rows that carry at least one warn flag."""
+        return self.good.filter(pl.col(QUALITY_FLAGS).list.len() > 0)
 
 
 def unique_key_rule(key: Sequence[str], name: str = "duplicate_key") -> Rule:
@@ -243,7 +256,7 @@ def validate(frame: pl.DataFrame, suite: Suite, *, key: list[str]) -> Validation
                 suite.name, rule.name, f"{rule.gx_type} needs missing column(s) {missing}"
             )
 
-    gx_results = _run_gx(checked, suite)
+    gx_results, gx_result = _run_gx(checked, suite)
 
     n = frame.height
     hits: dict[str, list] = {_ROW_ID: [], "rule": [], "order": [], "reject": []}
@@ -304,7 +317,14 @@ def validate(frame: pl.DataFrame, suite: Suite, *, key: list[str]) -> Validation
             f"suite {suite.name!r}: {good.height} good + {rejected.height} rejected != {n} rows"
         )
     results = pl.DataFrame(result_rows, schema=RESULTS_SCHEMA)
-    return ValidationOutcome(suite=suite.name, good=good, rejected=rejected, results=results)
+    return ValidationOutcome(
+        suite=suite.name,
+        good=good,
+        rejected=rejected,
+        results=results,
+        gx_result=gx_result,
+        dataset=suite.dataset,
+    )
 
 
 # --------------------------------------------------------------------------- internals
@@ -334,8 +354,8 @@ def _condition_columns(condition: Any) -> list[str]:
     return []  # None, or a legacy string condition (not parsed here)
 
 
-def _run_gx(frame: pl.DataFrame, suite: Suite) -> dict[str, Any]:
-    """One GX validation of the whole frame; results keyed by rule name."""
+def _run_gx(frame: pl.DataFrame, suite: Suite) -> tuple[dict[str, Any], Any]:
+    """One GX validation of the whole frame: (results keyed by rule name, GX's suite result)."""
     pdf = frame.to_pandas()
     pdf.index = pd.RangeIndex(len(pdf))  # GX reports unexpected rows by these labels
     gx_suite = gx.ExpectationSuite(
@@ -379,7 +399,7 @@ def _run_gx(frame: pl.DataFrame, suite: Suite) -> dict[str, Any]:
     absent = [r.name for r in suite.rules if r.name not in by_rule]
     if absent:
         raise ExpectationRunError(suite.name, absent[0], "GX returned no result for the rule")
-    return by_rule
+    return by_rule, suite_result
 
 
 def _exception_of(res: Any) -> tuple[str, str | None] | None:

@@ -108,6 +108,7 @@ def run(
     warehouse: Warehouse = None,
 ) -> None:
     """Run the daily flow once: extract, validate, load and rebuild the marts."""
+    from expectations.marts import MartValidationError
     from flows.daily_refresh import RunError, RunOptions, daily_refresh
 
     try:
@@ -124,7 +125,7 @@ def run(
                 f"unknown model {model!r}: market, market_adjusted or mean_adjusted"
             )
         summary = daily_refresh(options)
-    except (SourceError, ContractError, WarehouseError, RunError) as exc:
+    except (SourceError, ContractError, WarehouseError, RunError, MartValidationError) as exc:
         raise fail(str(exc)) from None
     out.print(
         f"run {summary.run_id}: [bold]{summary.status}[/] into {summary.warehouse} "
@@ -133,6 +134,8 @@ def run(
     )
     if summary.failed_tickers:
         out.print(f"tickers not fetched: {', '.join(summary.failed_tickers)}", highlight=False)
+    if summary.docs:
+        out.print(f"data docs: {summary.docs}", highlight=False)
     if summary.published:
         out.print(f"serving copy: {summary.published['path']}", highlight=False)
     if summary.report.get("index"):
@@ -195,9 +198,11 @@ def query(
 
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
+from flows.quarantine_cmd import quarantine_app  # noqa: E402
 from flows.serving_cmds import docs, report  # noqa: E402
 
 app.command()(eventstudy)
+app.add_typer(quarantine_app, name="quarantine")
 app.command()(docs)
 app.command()(report)
 

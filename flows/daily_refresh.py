@@ -7,6 +7,7 @@ audit row is written on its own so even a failed run leaves a trace.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
 from contracts import ContractError
-from expectations.prices import validate_prices
+from expectations.docs import build_data_docs
+from expectations.events import seed_refusal, validate_events, validate_universe
+from expectations.marts import raise_on_rejected, validate_marts
+from expectations.prices import gap_report, validate_gaps, validate_prices
+from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
 from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
 from flows.news_tasks import NewsOptions, refresh_news
@@ -28,7 +33,6 @@ from sources.reference import SHARE_KINDS
 from transforms import calendar, prices
 from transforms.event_study import EventStudyConfig
 from transforms.reactions import build_reaction_marts
-from transforms.value_moved import fx_to_core, shares_to_core
 from warehouse import load, seeds
 from warehouse.connection import connect, resolve
 from warehouse.publish import PublishError, publish, serving_dir_for
@@ -58,6 +62,7 @@ class RunOptions:
     news: bool = True
     news_history: bool = False
     publish: bool = True
+    docs_dir: str | None = None  # GX Data Docs folder (default: docs/ next to the warehouse)
 
 
 @dataclass
@@ -70,6 +75,7 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     failed_tickers: list[str] = field(default_factory=list)
     published: dict = field(default_factory=dict)
+    docs: str | None = None  # the run's GX Data Docs index.html, when built
     report: dict = field(default_factory=dict)
 
 
@@ -112,9 +118,10 @@ def transform(raw: pl.DataFrame, securities: pl.DataFrame, sessions: pl.DataFram
 
 
 @task(cache_policy=NONE)
-def validate(core: pl.DataFrame):
-    """Run the prices suite; rejected rows go to quarantine, the rest load."""
-    outcome = validate_prices(core)
+def validate(core: pl.DataFrame, history: pl.DataFrame | None = None):
+    """Run the prices suite; rejected rows go to quarantine, the rest load. ``history``:
+    loaded prices, the previous session of each ticker's first extracted row."""
+    outcome = validate_prices(core, context=history)
     get_run_logger().info(
         "validate: %d rows pass, %d quarantined", outcome.good.height, outcome.rejected.height
     )
@@ -146,18 +153,40 @@ def _tickers(options: RunOptions, securities: pl.DataFrame, source) -> list[str]
     return universe
 
 
-def _window_start(options: RunOptions, con, tickers: list[str], source_name: str) -> date:
+def _window_starts(options: RunOptions, con, tickers: list[str],
+                   source_name: str) -> dict[str, date]:
+    """Each ticker's first session to fetch: its own watermark for this source (last loaded
+    session) minus REFETCH_DAYS, or the history start when it has none; --start wins."""
     if options.start:
-        return options.start
-    marks = load.price_watermarks(con).filter(pl.col("ticker").is_in(tickers))
+        return dict.fromkeys(tickers, options.start)
     default = HISTORY_START
     if source_name == "demo":
         from sources.demo import EPOCH
 
         default = EPOCH
-    if marks.height < len(tickers):
-        return default
-    return max(default, marks["last_session"].min() - timedelta(days=REFETCH_DAYS))
+    marks = dict(
+        load.price_watermarks(con, source_name)
+        .filter(pl.col("ticker").is_in(tickers))
+        .iter_rows()
+    )
+    return {
+        t: max(default, marks[t] - timedelta(days=REFETCH_DAYS)) if t in marks else default
+        for t in tickers
+    }
+
+
+def _extract_by_start(source, starts: dict[str, date], end: date) -> ExtractResult:
+    """One extract per distinct start: tickers that share a start are fetched together."""
+    groups: dict[date, list[str]] = {}
+    for ticker, start in starts.items():
+        groups.setdefault(start, []).append(ticker)
+    results = [extract(source, group, start, end) for start, group in sorted(groups.items())]
+    if not results:
+        return extract(source, [], end, end)
+    return ExtractResult(
+        frame=pl.concat([r.frame for r in results]),
+        status=pl.concat([r.status for r in results]),
+    )
 
 
 @flow(name="daily-refresh", log_prints=True)
@@ -174,6 +203,11 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         securities["exchange_mic"].unique().to_list(), date(2016, 1, 1), end + timedelta(days=45)
     )
     day0 = calendar.event_day0(events, sessions)
+    seed_checks = [validate_universe(securities), validate_events(seeds.read_events())]
+    for check, name in zip(seed_checks, ("universe.csv", "events.csv"), strict=True):
+        refusal = seed_refusal(check, str(seeds.seed_path(name)))
+        if refusal:
+            raise ContractError(refusal)
     source = make_source(
         options.source,
         securities=securities,
@@ -193,15 +227,18 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     summary = RunSummary(run_id=run_id, status="running", warehouse=resolve(options.warehouse))
     try:
         tickers = _tickers(options, securities, source)
-        start = _window_start(options, con, tickers, options.source)
+        starts = _window_starts(options, con, tickers, options.source)
+        start = min(starts.values(), default=end)  # reference data and the run's params
         load.start_run(con, run_id, "daily-refresh", options.source,
                        {**asdict(options), "start": start, "end": end})
-        extracted = extract(source, tickers, start, end)
+        extracted = _extract_by_start(source, starts, end)
         core_rows = transform(extracted.frame, securities, sessions)
-        outcome = validate(core_rows)
+        outcome = validate(core_rows, load.read_prices(con))
         shares_raw, fx_raw = extract_reference(reference_source, securities, tickers, start, end)
-        shares_good, shares_rejected = shares_to_core(shares_raw.frame)
-        fx_good, fx_rejected = fx_to_core(fx_raw.frame)
+        shares_check, fx_check = validate_shares(shares_raw.frame), validate_fx(fx_raw.frame)
+        shares_good, shares_rejected = shares_to_core(shares_check.good), shares_check.rejected
+        fx_good, fx_rejected = fx_to_core(fx_check.good), fx_check.rejected
+        outcomes = [*seed_checks, outcome, shares_check, fx_check]
         checkpoint("after_extract")
         with load.transaction(con):
             counts = {
@@ -214,8 +251,6 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             counts["prices.quarantined"] = load.quarantine(
                 con, outcome.rejected, "prices", ["ticker", "session_date"], run_id
             )
-            load.append(con, "audit.validation_result",
-                        outcome.results.with_columns(run_id=pl.lit(run_id)))
             for name, good, rejected, key, upsert in (
                 ("shares", shares_good, shares_rejected, ["ticker", "as_of_date"],
                  load.upsert_shares),
@@ -232,9 +267,17 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             load.replace_table(con, "core.dim_event", events.with_columns(origin=pl.lit("catalog")))
             load.replace_table(con, "core.dim_session", sessions)
             load.replace_table(con, "core.fact_event_day0", day0.drop("day0_idx"))
-            marts = build_marts(load.read_prices(con), load.read_shares(con),
+            history = load.read_prices(con)
+            gaps = gap_report(history.filter(pl.col("ticker").is_in(tickers)), sessions,
+                              securities)
+            load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
+            outcomes.append(validate_gaps(gaps))
+            marts = build_marts(history, load.read_shares(con),
                                 load.read_fx(con), securities, sessions, day0, events,
                                 options.model)
+            mart_checks = validate_marts(marts, EventStudyConfig(model=options.model).window)
+            outcomes += mart_checks
+            raise_on_rejected(mart_checks)  # a mart failure is a bug: roll the run back
             for table, frame in marts.items():
                 counts[table] = load.replace_table(con, table, frame)
                 checkpoint("during_marts")
@@ -245,6 +288,9 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
                                 history=options.news_history),
                     securities=securities, events=events, sessions=sessions, day0=day0,
                 )
+            for checked in outcomes:
+                load.append(con, "audit.validation_result",
+                            checked.results.with_columns(run_id=pl.lit(run_id)))
             load.append(con, "audit.etl_run_count", _count_rows(run_id, counts))
             checkpoint("before_commit")
         # a price that did not arrive makes a run partial; for reference data only errors do
@@ -257,6 +303,7 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         summary.status = "partial" if failed else "success"
         summary.counts, summary.failed_tickers = counts, failed
         load.finish_run(con, run_id, summary.status)
+        summary.docs = _data_docs(outcomes, run_id, options)
         log.info("run %s %s: %s", run_id, summary.status, counts)
     except BaseException as exc:
         load.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}")
@@ -291,6 +338,21 @@ def build_html_report(published: dict) -> dict:
     built = build_report(published["path"], reports_dir_for(published["path"]))
     get_run_logger().info("report: %s", built.get("index"))
     return built
+
+
+def _data_docs(outcomes, run_id: str, options: RunOptions) -> str | None:
+    """Build the run's GX Data Docs; a failure to render is logged, never fails the run."""
+    target = resolve(options.warehouse)
+    root = options.docs_dir or os.environ.get("AFTERSHOCK_DOCS_DIR")
+    if root is None:
+        if ":" in target.split("/")[0]:  # not a file warehouse: no folder next to it
+            return None
+        root = str(Path(target).parent / "docs")
+    try:
+        return build_data_docs(outcomes, run_id, root).resolve().as_uri()
+    except Exception as exc:  # docs are a report, not part of the run
+        get_run_logger().warning("data docs not built: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _count_rows(run_id: str, counts: dict[str, int]) -> pl.DataFrame:

@@ -183,12 +183,15 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
     )
 
 
-def price_watermarks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Last loaded session per ticker (drives the next run's extract window)."""
+def price_watermarks(con: duckdb.DuckDBPyConnection, source: str | None = None) -> pl.DataFrame:
+    """Last loaded session per ticker (drives the next run's extract window); with ``source``,
+    only rows that source delivered count (a switch of source refetches history once)."""
+    where, params = ("WHERE source = ? ", [source]) if source is not None else ("", None)
     return query_frame(
         con,
         "SELECT ticker, max(session_date) AS last_session FROM core.fact_price_daily "
-        "GROUP BY ticker",
+        f"{where}GROUP BY ticker",
+        params,
     )
 
 

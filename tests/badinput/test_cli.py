@@ -1,0 +1,145 @@
+"""Bad command-line arguments: one line ``error: ...`` naming the thing, exit code 2, and the
+warehouse as it was (checksums). Only arguments refused *before* a flow starts are here (no
+Prefect server needed); the ones refused inside the flow (unknown source, ticker or snapshot
+folder) are in ``tests/e2e/test_bad_input.py``.
+
+The quarantine commands are run from their own sub-app (``flows.quarantine_cmd``), registered
+here exactly as the CLI registers it: ``app.add_typer(quarantine_app, name="quarantine")``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.cli import app as main_app
+from flows.quarantine_cmd import quarantine_app
+from warehouse import load
+from warehouse.connection import connect, table_checksums
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.add_typer(quarantine_app, name="quarantine")
+    for command in main_app.registered_commands:
+        app.registered_commands.append(command)
+    return app
+
+
+APP = _app()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(APP, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> str:
+    """A small warehouse: two good NVDA rows, two quarantined rows (prices, fx)."""
+    path = str(tmp_path_factory.mktemp("cli") / "w.duckdb")
+    con = connect(path)
+    load.start_run(con, "r1", "daily-refresh", "test", {})
+    good = pl.DataFrame({
+        "ticker": ["NVDA", "NVDA"], "session_date": [date(2025, 1, 21), date(2025, 1, 22)],
+        "open": [1.0, 1.0], "high": [2.0, 2.0], "low": [0.5, 0.5], "close": [1.5, 1.5],
+        "adj_close": [1.5, 1.5], "volume": [10.0, 10.0], "currency": ["USD", "USD"],
+        "source": ["test", "test"], "quality_flags": [[], []],
+    }, schema_overrides={"quality_flags": pl.List(pl.String)})
+    bad_price = good.head(1).drop("quality_flags").with_columns(
+        session_date=pl.lit(date(2025, 1, 23)), close=pl.lit(9.0),
+        reasons=pl.lit(["close_above_high"]))
+    bad_fx = pl.DataFrame({"currency": ["JPY"], "session_date": [date(2025, 1, 21)],
+                           "usd_per_unit": [-1.0], "source": ["test"],
+                           "reasons": [["rate_not_positive"]]})
+    with load.transaction(con):
+        load.upsert_prices(con, good, "r1")
+        load.quarantine(con, bad_price, "prices", ["ticker", "session_date"], "r1")
+        load.quarantine(con, bad_fx, "fx", ["currency", "session_date"], "r1")
+    load.finish_run(con, "r1", "success")
+    con.close()
+    return path
+
+
+def _sums(path: str) -> dict:
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return table_checksums(con, ("raw", "core", "marts", "audit"))
+    finally:
+        con.close()
+
+
+def _error(output: str) -> str:
+    lines = [ln for ln in output.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+CASES = [
+    ("end_not_a_date", ["run", "--source", "demo", "--end", "2025-13-01"],
+     "error: --end '2025-13-01' is not a date (YYYY-MM-DD)"),
+    ("start_not_a_date", ["run", "--source", "demo", "--start", "yesterday"],
+     "error: --start 'yesterday' is not a date (YYYY-MM-DD)"),
+    ("unknown_model", ["run", "--source", "demo", "--model", "capm"],
+     "error: unknown model 'capm': market, market_adjusted or mean_adjusted"),
+    ("query_writes", ["query", "DELETE FROM core.fact_price_daily"],
+     "error: DELETE statements are refused: queries are read-only (SELECT only)"),
+    ("query_two_statements", ["query", "SELECT 1; SELECT 2"],
+     "error: one statement at a time, got 2"),
+    ("query_unknown_table", ["query", "SELECT * FROM nope"], "error: query failed: "),
+    ("replay_unknown_dataset", ["quarantine", "replay", "--dataset", "news"],
+     "error: cannot replay dataset(s) news: replay knows prices, shares, fx"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_argument_is_one_named_error_and_changes_nothing(warehouse, name, args, message):
+    before = _sums(warehouse)
+    code, output = invoke(*args, "--warehouse", warehouse)
+    assert code == 2
+    assert _error(output).startswith(message)
+    assert _sums(warehouse) == before
+
+
+@pytest.mark.parametrize("args", [["query", "SELECT 1"], ["quarantine"]],
+                         ids=["query", "quarantine"])
+def test_missing_warehouse_is_named_and_not_created(tmp_path, args):
+    missing = tmp_path / "nowhere" / "w.duckdb"
+    code, output = invoke(*args, "--warehouse", str(missing))
+    assert code == 2
+    assert _error(output) == (f"error: no warehouse at {missing}: run `aftershock run` first "
+                              "or pass --warehouse")
+    assert not missing.exists()
+
+
+def test_unknown_format_is_a_usage_error(warehouse):
+    code, output = invoke("quarantine", "--format", "xml", "--warehouse", warehouse)
+    assert code == 2
+    assert "Invalid value for '--format'" in output
+
+
+def test_quarantine_lists_rows_with_reasons_filtered(warehouse):
+    code, output = invoke("quarantine", "--format", "csv", "--warehouse", warehouse)
+    assert code == 0, output
+    frame = pl.read_csv(output.encode())
+    assert sorted(frame["dataset"]) == ["fx", "prices"]
+    code, output = invoke("quarantine", "list", "--dataset", "prices", "--run", "r1",
+                          "--format", "json", "--rows", "--warehouse", warehouse)
+    assert code == 0, output
+    import json
+
+    (row,) = json.loads(output)
+    assert (row["row_key"], row["reasons"], row["status"]) == (
+        "NVDA|2025-01-23", "close_above_high", "open")
+    assert json.loads(row["row_json"])["close"] == 9.0
+    code, output = invoke("quarantine", "--run", "no-such-run", "--format", "csv",
+                          "--warehouse", warehouse)
+    assert code == 0 and output.strip() == ",".join(
+        ["run_id", "dataset", "row_key", "reasons", "quarantined_at", "status",
+         "resolved_run_id"])

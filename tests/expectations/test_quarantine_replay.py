@@ -1,0 +1,266 @@
+"""Quarantine listing and replay against a real (temporary) warehouse, without Prefect.
+
+The warehouse is filled through the same loaders a run uses (``warehouse.load``): good rows
+upserted, rejected rows written with ``load.quarantine`` under their run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import duckdb
+import polars as pl
+import pytest
+
+from contracts import CORE_PRICES
+from flows.quarantine_cmd import replay_quarantine
+from sources.reference import RAW_FX, RAW_SHARES
+from warehouse import load
+from warehouse.connection import connect, query_frame
+from warehouse.quarantine import list_quarantine
+
+D = dt.date
+PRICE_KEY = ["ticker", "session_date"]
+SCHEMA = {**CORE_PRICES, "is_exchange_session": pl.Boolean()}
+
+
+def price(day, close, *, ticker="NVDA", high=None, low=None, open_=None, volume=1e6):
+    return {
+        "ticker": ticker,
+        "session_date": day,
+        "open": close if open_ is None else open_,
+        "high": close * 1.01 if high is None else high,
+        "low": close * 0.99 if low is None else low,
+        "close": close,
+        "adj_close": close,
+        "volume": volume,
+        "source": "test",
+        "currency": "USD",
+        "is_exchange_session": True,
+    }
+
+
+def _run(con, run_id: str, *, good=(), rejected=(), reasons=(), dataset="prices",
+         key=PRICE_KEY, schema=SCHEMA, started: dt.datetime | None = None):
+    load.start_run(con, run_id, "daily-refresh", "test", {})
+    if started is not None:
+        con.execute("UPDATE audit.etl_run SET started_at = ? WHERE run_id = ?", [started, run_id])
+    with load.transaction(con):
+        if good:
+            frame = pl.DataFrame(list(good), schema=schema).with_columns(
+                quality_flags=pl.lit([], pl.List(pl.String))
+            )
+            load.upsert_prices(con, frame.drop("is_exchange_session"), run_id)
+        if rejected:
+            frame = pl.DataFrame(list(rejected), schema=schema).with_columns(
+                reasons=pl.Series(list(reasons), dtype=pl.List(pl.String))
+            )
+            load.quarantine(con, frame, dataset, key, run_id)
+    load.finish_run(con, run_id, "success")
+
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    con = connect(path)
+    # run 1: two good days; a row quarantined by a rule that has since been removed
+    # ("legacy_rule": passes today's suite); a row still bad; a NaN open; a key that run 2
+    # loads afresh; and a key quarantined again (newer copy) by run 2
+    _run(
+        con, "r1",
+        good=[price(D(2025, 1, 21), 140.0), price(D(2025, 1, 22), 142.0)],
+        rejected=[
+            price(D(2025, 1, 23), 143.0),                       # fixed rule -> replayed
+            price(D(2025, 1, 24), 150.0, high=145.0, low=140.0, open_=144.0),  # close > high
+            price(D(2025, 1, 27), 118.0, open_=float("nan")),   # NaN open: not replayable
+            price(D(2025, 1, 28), 120.0),                       # core gets it in r2: superseded
+            price(D(2025, 1, 29), 121.0),                       # r2 quarantines a newer copy
+        ],
+        reasons=[["legacy_rule"], ["close_above_high"], ["value_not_finite"], ["legacy_rule"],
+                 ["legacy_rule"]],
+        started=T0,
+    )
+    _run(
+        con, "r2",
+        good=[price(D(2025, 1, 28), 128.0)],
+        rejected=[price(D(2025, 1, 29), 123.0)],
+        reasons=[["legacy_rule"]],
+        started=T0 + dt.timedelta(days=1),
+    )
+    con.close()
+    return path
+
+
+def _core(path) -> dict:
+    con = duckdb.connect(path, read_only=True)
+    try:
+        frame = query_frame(con, "SELECT session_date, close, run_id FROM core.fact_price_daily")
+        return {r["session_date"]: (r["close"], r["run_id"]) for r in frame.to_dicts()}
+    finally:
+        con.close()
+
+
+def _quarantine(path) -> list[dict]:
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return query_frame(
+            con,
+            "SELECT run_id, row_key, resolution, resolved_run_id FROM audit.quarantine "
+            "ORDER BY row_key, run_id",
+        ).to_dicts()
+    finally:
+        con.close()
+
+
+def test_list_filters_by_dataset_and_run(warehouse):
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        everything = list_quarantine(con)
+        assert everything.height == 6
+        assert set(everything["status"]) == {"open"}
+        assert list_quarantine(con, run_id="r2")["row_key"].to_list() == ["NVDA|2025-01-29"]
+        assert list_quarantine(con, dataset="fx").height == 0
+        row = list_quarantine(con, run_id="r1").filter(
+            pl.col("row_key") == "NVDA|2025-01-24"
+        ).row(0, named=True)
+        assert row["reasons"] == "close_above_high"
+        assert json.loads(row["row_json"])["high"] == 145.0
+    finally:
+        con.close()
+
+
+def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
+    before = _core(warehouse)
+    summary = replay_quarantine(warehouse, ["prices"], today=D(2025, 2, 1))
+
+    assert summary.status == "success"
+    counts = summary.counts["prices"]
+    assert counts == {
+        "open": 6,
+        "candidates": 4,  # 23, 24, 28 and the newest copy of 29 (27 is not replayable)
+        "replayed": 2,  # 23, and r2's copy of 29
+        "superseded": 2,  # 28 (core has r2's newer row), r1's older copy of 29
+        "still_rejected": 1,  # 24
+        "not_replayable": 1,  # 27
+        "inserted": 2,
+        "updated": 0,
+    }
+    assert summary.still_rejected.to_dicts() == [
+        {"dataset": "prices", "row_key": "NVDA|2025-01-24", "reasons": "close_above_high"}
+    ]
+    after = _core(warehouse)
+    assert after[D(2025, 1, 23)] == (143.0, summary.run_id)
+    assert after[D(2025, 1, 29)] == (123.0, summary.run_id)  # the newer quarantined copy
+    assert after[D(2025, 1, 28)] == before[D(2025, 1, 28)] == (128.0, "r2")  # not overwritten
+    for day in (D(2025, 1, 21), D(2025, 1, 22)):
+        assert after[day] == before[day]  # no good row touched
+    assert D(2025, 1, 24) not in after and D(2025, 1, 27) not in after
+
+    states = {(r["run_id"], r["row_key"]): (r["resolution"], r["resolved_run_id"])
+              for r in _quarantine(warehouse)}
+    rid = summary.run_id
+    assert states == {
+        ("r1", "NVDA|2025-01-23"): ("replayed", rid),
+        ("r1", "NVDA|2025-01-24"): (None, None),
+        ("r1", "NVDA|2025-01-27"): (None, None),
+        ("r1", "NVDA|2025-01-28"): ("superseded", rid),
+        ("r1", "NVDA|2025-01-29"): ("superseded", rid),
+        ("r2", "NVDA|2025-01-29"): ("replayed", rid),
+    }
+
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        run = con.execute(
+            "SELECT flow, source, status FROM audit.etl_run WHERE run_id = ?", [rid]
+        ).fetchall()
+        assert run == [("quarantine-replay", "quarantine", "success")]
+        results = query_frame(
+            con, "SELECT expectation, unexpected_count FROM audit.validation_result "
+            "WHERE run_id = ? AND NOT success", [rid]
+        ).to_dicts()
+        assert results == [{"expectation": "close_above_high", "unexpected_count": 1}]
+        counted = dict(con.execute(
+            "SELECT stage, rows FROM audit.etl_run_count WHERE run_id = ? "
+            "AND dataset = 'quarantine.prices'", [rid]).fetchall())
+        assert counted["replayed"] == 2 and counted["still_rejected"] == 1
+        assert list_quarantine(con).height == 2  # open: 24 and 27
+        assert list_quarantine(con, include_resolved=True).height == 6
+    finally:
+        con.close()
+
+    # a second replay finds nothing new to load
+    again = replay_quarantine(warehouse, ["prices"], today=D(2025, 2, 1))
+    assert again.counts["prices"]["replayed"] == 0
+    assert _core(warehouse) == after
+
+
+def test_replay_of_reference_data(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    con = connect(path)
+    shares = [
+        {"ticker": "NVDA", "as_of_date": D(2025, 1, 2), "shares_outstanding": 24.49e9,
+         "source": "test", "fetched_at": T0},
+        {"ticker": "NVDA", "as_of_date": D(2025, 1, 3), "shares_outstanding": -1.0,
+         "source": "test", "fetched_at": T0},
+    ]
+    _run(con, "r1", rejected=shares, reasons=[["old_rule"], ["shares_not_positive"]],
+         dataset="shares", key=["ticker", "as_of_date"], schema=RAW_SHARES)
+    fx = [{"currency": "JPY", "session_date": D(2025, 1, 2), "usd_per_unit": 0.0064,
+           "source": "test", "fetched_at": T0}]
+    _run(con, "r2", rejected=fx, reasons=[["old_rule"]], dataset="fx",
+         key=["currency", "session_date"], schema=RAW_FX)
+    con.close()
+
+    summary = replay_quarantine(path, today=D(2025, 2, 1))
+
+    assert summary.counts["shares"]["replayed"] == 1
+    assert summary.counts["shares"]["still_rejected"] == 1
+    assert summary.counts["fx"]["replayed"] == 1
+    assert summary.still_rejected["reasons"].to_list() == ["shares_not_positive"]
+    con = duckdb.connect(path, read_only=True)
+    try:
+        assert con.execute(
+            "SELECT shares_outstanding FROM core.fact_shares_outstanding").fetchall() == [
+            (24.49e9,)]
+        assert con.execute("SELECT usd_per_unit FROM core.fact_fx_daily").fetchall() == [
+            (0.0064,)]
+    finally:
+        con.close()
+
+
+def test_a_failed_replay_rolls_back_and_says_why(warehouse):
+    before = (_core(warehouse), _quarantine(warehouse))
+
+    def broken(con):
+        raise RuntimeError("mart step exploded")
+
+    with pytest.raises(RuntimeError, match="mart step exploded"):
+        replay_quarantine(warehouse, ["prices"], rebuild_marts=broken, today=D(2025, 2, 1))
+
+    assert (_core(warehouse), _quarantine(warehouse)) == before
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        status, error = con.execute(
+            "SELECT status, error FROM audit.etl_run WHERE flow = 'quarantine-replay'"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert status == "failed" and "mart step exploded" in error
+
+
+def test_unknown_dataset_is_refused(warehouse):
+    from contracts import ContractError
+
+    with pytest.raises(ContractError, match="cannot replay dataset\\(s\\) news"):
+        replay_quarantine(warehouse, ["news"])
+
+
+def test_replay_is_fast(warehouse):
+    start = time.perf_counter()
+    replay_quarantine(warehouse, ["prices"], today=D(2025, 2, 1))
+    assert time.perf_counter() - start < 20
