@@ -39,8 +39,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: setup ## benchmarks that print rows/s, seconds per stage and peak memory
+bench: setup ## benchmarks that print rows/s, seconds per stage, peak memory, accuracy
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/sentiment.py
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache

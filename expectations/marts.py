@@ -60,10 +60,10 @@ __all__ = [
 
 #: The grain of each mart.
 MART_KEYS: dict[str, list[str]] = {
-    "marts.event_reaction": ["event_id", "ticker"],
-    "marts.event_window": ["event_id", "ticker", "rel_day"],
-    "marts.event_segment_summary": ["event_id", "segment", "car_window"],
-    "marts.event_propagation": ["event_id", "exchange_mic"],
+    "marts.event_reaction": ["event_id", "anchor", "ticker"],
+    "marts.event_window": ["event_id", "anchor", "ticker", "rel_day"],
+    "marts.event_segment_summary": ["event_id", "anchor", "segment", "car_window"],
+    "marts.event_propagation": ["event_id", "anchor", "exchange_mic"],
 }
 TOLERANCE = 1e-9
 DEFAULT_WINDOW = (-10, 20)
@@ -91,7 +91,7 @@ def _p_columns(columns) -> list[str]:
 
 
 def _common_rules(name: str, columns) -> list[Rule]:
-    key = MART_KEYS[name]
+    key = [k for k in MART_KEYS[name] if k in columns]  # anchor: when studied twice
     rules = [Rule(f"{k}_null", gxe.ExpectColumnValuesToNotBeNull(column=k)) for k in key]
     rules.append(unique_key_rule(key, "duplicate_key"))
     rules += [
@@ -120,12 +120,14 @@ def _reaction_checks(frame: pl.DataFrame, window: pl.DataFrame | None) -> pl.Dat
     windows = car_windows(frame.columns)
     if not windows:
         return out
+    unit = ["event_id", "anchor", "ticker"] if "anchor" in frame.columns else ["event_id",
+                                                                               "ticker"]
     if window is None or window.height == 0:
-        ar = pl.DataFrame(schema={"event_id": pl.String, "ticker": pl.String,
-                                  "rel_day": pl.Int64, "ar": pl.Float64})
+        ar = pl.DataFrame(schema={**{k: pl.String for k in unit}, "rel_day": pl.Int64,
+                                  "ar": pl.Float64})
     else:
-        ar = window.select("event_id", "ticker", pl.col("rel_day").cast(pl.Int64), "ar")
-    sums = ar.group_by("event_id", "ticker").agg(
+        ar = window.select(*unit, pl.col("rel_day").cast(pl.Int64), "ar")
+    sums = ar.group_by(*unit).agg(
         expr
         for col, (a, b) in windows.items()
         for expr in (
@@ -134,7 +136,7 @@ def _reaction_checks(frame: pl.DataFrame, window: pl.DataFrame | None) -> pl.Dat
         )
     )
     joined = out.with_row_index("_pos").join(
-        sums, on=["event_id", "ticker"], how="left", maintain_order="left"
+        sums, on=unit, how="left", maintain_order="left"
     )
     gaps = {}
     for col, (a, b) in windows.items():

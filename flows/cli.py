@@ -156,14 +156,14 @@ def _date(text: str | None, flag: str) -> date | None:
 TOP_REACTIONS_SQL = """
 WITH recent AS (
     SELECT event_id FROM marts.event_reaction
-    WHERE ar_day0 IS NOT NULL
+    WHERE ar_day0 IS NOT NULL AND anchor = 'announcement'
     GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
 )
 SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
        round(100 * r.ret_day0, 2) AS ret_day0_pct, round(100 * r.ar_day0, 2) AS ar_day0_pct,
        round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
 FROM marts.event_reaction r JOIN recent USING (event_id)
-WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark'
+WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark' AND r.anchor = 'announcement'
 ORDER BY abs(r.ar_day0) DESC LIMIT ?
 """
 
@@ -199,9 +199,11 @@ def query(
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
 from flows.quarantine_cmd import quarantine_app  # noqa: E402
+from flows.sentiment_cmd import sentiment  # noqa: E402
 from flows.serving_cmds import docs, report  # noqa: E402
 
 app.command()(eventstudy)
+app.command()(sentiment)
 app.add_typer(quarantine_app, name="quarantine")
 app.command()(docs)
 app.command()(report)

@@ -25,12 +25,12 @@ from expectations.prices import gap_report, validate_gaps, validate_prices
 from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
 from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
-from flows.news_tasks import NewsOptions, refresh_news
+from flows.news_tasks import NewsOptions, reaction_inputs, read_detected_events, refresh_news
 from flows.sources import make_reference_source, make_source
 from report.build import ReportError, build_report, reports_dir_for
 from sources.base import ExtractResult, SourceError
 from sources.reference import SHARE_KINDS
-from transforms import calendar, prices
+from transforms import calendar, detection, prices
 from transforms.event_study import EventStudyConfig
 from transforms.reactions import build_reaction_marts
 from warehouse import load, seeds
@@ -130,11 +130,11 @@ def validate(core: pl.DataFrame, history: pl.DataFrame | None = None):
 
 @task(cache_policy=NONE)
 def build_marts(history: pl.DataFrame, shares: pl.DataFrame, fx: pl.DataFrame, securities,
-                sessions, day0, events, model: str):
+                sessions, day0, events, model: str, attention: pl.DataFrame | None = None):
     """Returns, the event study and value moved over the whole loaded history (pure)."""
     return build_reaction_marts(
         history, securities, sessions, day0, events, EventStudyConfig(model=model),
-        shares=shares, fx=fx,
+        shares=shares, fx=fx, attention=attention,
     )
 
 
@@ -264,30 +264,32 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             load.append(con, "audit.extract_status", statuses.with_columns(run_id=pl.lit(run_id)))
             checkpoint("after_core")
             load.replace_table(con, "core.dim_security", securities)
-            load.replace_table(con, "core.dim_event", events.with_columns(origin=pl.lit("catalog")))
+            load.replace_table(con, "core.dim_event", detection.dim_event_rows(
+                events, read_detected_events(con)))
             load.replace_table(con, "core.dim_session", sessions)
-            load.replace_table(con, "core.fact_event_day0", day0.drop("day0_idx"))
-            history = load.read_prices(con)
-            gaps = gap_report(history.filter(pl.col("ticker").is_in(tickers)), sessions,
-                              securities)
-            load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
-            outcomes.append(validate_gaps(gaps))
-            marts = build_marts(history, load.read_shares(con),
-                                load.read_fx(con), securities, sessions, day0, events,
-                                options.model)
-            mart_checks = validate_marts(marts, EventStudyConfig(model=options.model).window)
-            outcomes += mart_checks
-            raise_on_rejected(mart_checks)  # a mart failure is a bug: roll the run back
-            for table, frame in marts.items():
-                counts[table] = load.replace_table(con, table, frame)
-                checkpoint("during_marts")
-            if options.news:
+            if options.news:  # before the marts: news gives the attention anchor
                 counts |= refresh_news(
                     con, run_id,
                     NewsOptions(source=options.source, feeds=options.feeds, seed=options.seed,
                                 history=options.news_history),
                     securities=securities, events=events, sessions=sessions, day0=day0,
                 )
+            study = reaction_inputs(con, events, sessions, day0)
+            load.replace_table(con, "core.fact_event_day0", study.day0.drop("day0_idx"))
+            history = load.read_prices(con)
+            gaps = gap_report(history.filter(pl.col("ticker").is_in(tickers)), sessions,
+                              securities)
+            load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
+            outcomes.append(validate_gaps(gaps))
+            marts = build_marts(history, load.read_shares(con), load.read_fx(con), securities,
+                                sessions, study.day0, study.events, options.model,
+                                study.attention)
+            mart_checks = validate_marts(marts, EventStudyConfig(model=options.model).window)
+            outcomes += mart_checks
+            raise_on_rejected(mart_checks)  # a mart failure is a bug: roll the run back
+            for table, frame in marts.items():
+                counts[table] = load.replace_table(con, table, frame)
+                checkpoint("during_marts")
             for checked in outcomes:
                 load.append(con, "audit.validation_result",
                             checked.results.with_columns(run_id=pl.lit(run_id)))

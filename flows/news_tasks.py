@@ -1,10 +1,17 @@
-"""The news part of a run: extract -> land -> clean/dedupe/score -> validate -> load -> marts.
+"""The news part of a run: extract -> land -> clean/dedupe/score -> validate -> load ->
+detect events -> news marts; and what the reaction marts need from the news.
 
 ``refresh_news(con, run_id, options, ...)`` does it all on an open warehouse connection and
-returns counts; the daily flow calls it inside its transaction, after the prices, so news and
-prices commit together. It orchestrates only: sources fetch, transforms reshape,
-``expectations.news`` judges, ``warehouse.news_load`` stores. A feed or channel that fails
-is recorded in ``audit.news_fetch_status`` and the run goes on.
+returns counts; the daily flow calls it inside its transaction, after the prices and
+**before the reaction marts**, so news and prices commit together and the reaction marts see
+this run's detected events and attention days. It orchestrates only: sources fetch,
+transforms reshape, ``expectations.news`` judges, ``warehouse.news_load`` stores. A feed or
+channel that fails is recorded in ``audit.news_fetch_status`` and the run goes on.
+
+Event detection (``transforms.detection``) runs over all loaded news each time: the detected
+rows of ``core.dim_event`` (origin ``detected``) are replaced, catalog rows never touched.
+``reaction_inputs(con, events, sessions, day0)`` then gives the reaction marts their events
+(catalog + detected), day 0s and attention days (``marts.news_attention``).
 
 Each step is a Prefect task when a flow is running; called outside a flow (tests, scripts)
 the same functions run directly, without a Prefect API.
@@ -22,13 +29,14 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.context import FlowRunContext
 
-from contracts import empty
+from contracts import EVENTS, empty
 from contracts.news import NEWS_FETCH_STATUS, RAW_NEWS
 from expectations.news import validate_news
 from sources.base import SourceError
 from sources.news_base import NewsQuery, NewsResult, NewsSource
-from transforms import attention, entities, news, sentiment
+from transforms import attention, calendar, detection, entities, news, sentiment
 from warehouse import load, news_load
+from warehouse.connection import query_frame
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +103,11 @@ def extract_news(source: NewsSource, start: datetime, end: datetime) -> NewsResu
 
 
 @task(cache_policy=NONE)
-def transform_news(raw: pl.DataFrame, known: pl.DataFrame, lexicon: pl.DataFrame):
+def transform_news(raw: pl.DataFrame, known: pl.DataFrame,
+                   scorer: sentiment.LexiconScorer | None = None):
     """Clean, deduplicate (against what the warehouse knows) and score: (stories, carriers)."""
     stories, carriers = news.deduplicate(news.clean(raw), known)
-    return sentiment.add_sentiment(stories, lexicon), carriers
+    return sentiment.add_sentiment(stories, scorer or sentiment.default_scorer()), carriers
 
 
 @task(cache_policy=NONE)
@@ -111,6 +120,14 @@ def validate_stories(stories: pl.DataFrame, now: datetime):
 def tag_stories(stories: pl.DataFrame, aliases: pl.DataFrame, universe: list[str]):
     """Which tickers, labs and models each story names."""
     return entities.tag_entities(stories, aliases, universe)
+
+
+@task(cache_policy=NONE)
+def detect_new_events(stories: pl.DataFrame, tags: pl.DataFrame, events: pl.DataFrame,
+                      aliases: pl.DataFrame, lab_channels: dict[str, str | None]):
+    """Models the catalog does not know, from lab posts and bursts of stories."""
+    return detection.detect_events(stories, tags, events, aliases=aliases,
+                                   lab_channels=lab_channels)
 
 
 @task(cache_policy=NONE)
@@ -210,7 +227,7 @@ def refresh_news(
     aliases = entities.build_aliases(
         securities, events, seeds.entities, seeds.case_sensitive, seeds.symbol_stoplist
     )
-    lexicon = sentiment.build_lexicon(news_load.read_vader_lexicon())
+    scorer = sentiment.default_scorer()
     start, end = news_window(options, now)
     if sources is None:
         sources = make_news_sources(options, securities, events, seeds, aliases, now)
@@ -228,7 +245,7 @@ def refresh_news(
     oldest = raw["published_at"].min() if raw.height else None
     since = (oldest - DEDUPE_LOOKBACK) if isinstance(oldest, datetime) else start
     known = news_load.read_known_news(con, min(since, start - DEDUPE_LOOKBACK))
-    stories, carriers = _run(transform_news, raw, known, lexicon)
+    stories, carriers = _run(transform_news, raw, known, scorer)
     outcome = _run(validate_stories, stories, now)
     good = outcome.good
     good_ids = good["news_id"].to_list()
@@ -250,22 +267,151 @@ def refresh_news(
                 outcome.results.with_columns(run_id=pl.lit(run_id)))
 
     all_news, all_tags = news_load.read_news_for_marts(con)
-    marts = _run(build_news_marts, all_news, all_tags, events, sessions, day0)
+    detected = _run(detect_new_events, read_news_for_detection(con), all_tags, events, aliases,
+                    lab_channels(seeds))
+    counts["events.detected"] = store_detected_events(con, detected)
+    study_events = pl.concat([events.select(*EVENTS), detected.select(*EVENTS)])
+    study_day0 = pl.concat([day0, calendar.event_day0(detected.select(*EVENTS), sessions)])
+    study_tags = pl.concat(
+        [all_tags, detection.detected_tags(detected)], how="vertical_relaxed"
+    )
+    marts = _run(build_news_marts, all_news, study_tags, study_events, sessions, study_day0)
     for table, frame in marts.items():
         counts[table] = load.replace_table(con, table, frame)
     return counts
 
 
+# --------------------------------------------------------------------------- detected events
+
+
+def lab_channels(seeds: news_load.NewsSeeds) -> dict[str, str | None]:
+    """channel -> lab (or None) of every lab feed (``kind = "lab"`` in feeds.toml)."""
+    return {f"feed:{f['name']}": f.get("lab") for f in seeds.feeds if f.get("kind") == "lab"}
+
+
+READ_NEWS_FOR_DETECTION = """
+SELECT f.news_id, f.title, f.url, f.publisher, f.source, f.published_at,
+       coalesce(list(s.channel ORDER BY s.channel) FILTER (WHERE s.channel IS NOT NULL),
+                []::VARCHAR[]) AS channels
+FROM core.fact_news f LEFT JOIN core.news_source s USING (news_id)
+GROUP BY ALL
+ORDER BY f.published_at, f.news_id
+"""
+
+
+#: read_news_for_detection's columns.
+DETECTION_NEWS: dict[str, pl.DataType] = {
+    "news_id": pl.String(), "title": pl.String(), "url": pl.String(), "publisher": pl.String(),
+    "source": pl.String(), "published_at": pl.Datetime("us", "UTC"),
+    "channels": pl.List(pl.String()),
+}
+
+
+def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A query result cast to ``schema`` (instants in UTC); an empty result gets the schema."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema)
+    return frame.select(
+        pl.col(c).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        if isinstance(t, pl.Datetime) else pl.col(c).cast(t)
+        for c, t in schema.items()
+    )
+
+
+def read_news_for_detection(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every loaded story with the channels that carried it (for detect_events)."""
+    return _typed(query_frame(con, READ_NEWS_FOR_DETECTION), DETECTION_NEWS)
+
+
+def read_detected_events(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The detected rows of core.dim_event (EVENTS + origin and the detection columns)."""
+    columns = {**EVENTS, **detection.DIM_EVENT_EXTRA}
+    frame = query_frame(
+        con,
+        f"SELECT {', '.join(columns)} FROM core.dim_event WHERE origin = 'detected' "
+        "ORDER BY announced_at, event_id",
+    )
+    return _typed(frame, columns)
+
+
+def store_detected_events(con: duckdb.DuckDBPyConnection, detected: pl.DataFrame) -> int:
+    """Replace the detected rows of core.dim_event with ``detected``; catalog rows (and any
+    id the table already holds for them) are never touched. Returns the rows written."""
+    con.execute("DELETE FROM core.dim_event WHERE origin = 'detected'")
+    taken = pl.Series(
+        [r[0] for r in con.execute("SELECT event_id FROM core.dim_event").fetchall()],
+        dtype=pl.String,
+    )
+    rows = detection.dim_event_rows(detected.head(0), detected).filter(
+        ~pl.col("event_id").is_in(taken.implode())
+    )
+    return load.append(con, "core.dim_event", rows)
+
+
+@dataclass
+class ReactionInputs:
+    """What build_reaction_marts needs beyond prices: ``events`` (catalog + detected, with
+    ``origin``), ``day0`` (announcement day 0 of every one of them, with day0_idx) and
+    ``attention`` (event_id, attention_date; None when no event has one)."""
+
+    events: pl.DataFrame
+    day0: pl.DataFrame
+    attention: pl.DataFrame | None
+
+
+def read_attention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """(event_id, attention_date) of every event with an attention day (marts.news_attention),
+    or None when there is none (no news loaded)."""
+    frame = query_frame(
+        con,
+        "SELECT DISTINCT event_id, attention_date FROM marts.news_attention "
+        "WHERE attention_date IS NOT NULL ORDER BY event_id",
+    )
+    if frame.height == 0:
+        return None
+    return _typed(frame, {"event_id": pl.String(), "attention_date": pl.Date()})
+
+
+def reaction_inputs(
+    con: duckdb.DuckDBPyConnection,
+    events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    day0: pl.DataFrame,
+) -> ReactionInputs:
+    """Events, day 0s and attention days for the reaction marts, after :func:`refresh_news`.
+
+    ``events``/``day0``: the catalog (EVENTS) and its day 0s as the flow builds them; the
+    detected events stored in core.dim_event are added, with their day 0s on every venue of
+    ``sessions``.
+    """
+    detected = read_detected_events(con)
+    all_events = pl.concat([
+        events.select(*EVENTS).with_columns(origin=pl.lit(detection.ORIGIN_CATALOG)),
+        detected.select(*EVENTS, "origin"),
+    ])
+    all_day0 = pl.concat([day0, calendar.event_day0(detected.select(*EVENTS), sessions)])
+    return ReactionInputs(
+        events=all_events,
+        day0=all_day0.sort("event_id", "exchange_mic"),
+        attention=read_attention(con),
+    )
+
+
+# --------------------------------------------------------------------------- sentiment CLI
+
+
 def score_headlines(texts: list[str]) -> list[float]:
-    """Sentiment of each headline in [-1, 1] (for ``aftershock sentiment``)."""
-    lexicon = sentiment.build_lexicon(news_load.read_vader_lexicon())
-    return sentiment.score(pl.Series("text", texts, dtype=pl.String), lexicon).to_list()
+    """Sentiment of each headline in [-1, 1] (the shipped scorer, as ``aftershock sentiment``)."""
+    scorer = sentiment.default_scorer()
+    return scorer.score(pl.Series("text", texts, dtype=pl.String)).to_list()
 
 
 def sentiment_labels(scores: list[float]) -> list[str]:
     """'positive' / 'neutral' / 'negative' for scores from :func:`score_headlines`."""
-    return sentiment.label(pl.Series(scores, dtype=pl.Float64)).to_list()
+    scorer = sentiment.default_scorer()
+    return sentiment.label(pl.Series(scores, dtype=pl.Float64), scorer.band).to_list()
 
 
-__all__ = ["NewsOptions", "make_news_sources", "refresh_news", "score_headlines",
-           "sentiment_labels"]
+__all__ = ["NewsOptions", "ReactionInputs", "make_news_sources", "reaction_inputs",
+           "read_attention", "read_detected_events", "refresh_news", "score_headlines",
+           "sentiment_labels", "store_detected_events"]

@@ -18,6 +18,11 @@ day 0 on the same venue (``core.fact_event_day0``). For each event and rel_day -
 
 DeepSeek-R1 (announced 2025-01-20, a US holiday, so day 0 is Tuesday 2025-01-21) has its
 attention day at +4, Monday 2025-01-27, when the app topped the App Store.
+
+The reaction marts measure every event a second time from its attention day
+(``anchor = 'attention'``, transforms/reactions.py): ``flows.news_tasks.read_attention``
+hands them (event_id, attention_date). Events detected in the news come in with ``events``
+and their stories' model tags (``transforms.detection.detected_tags``) like catalog events.
 """
 
 from __future__ import annotations

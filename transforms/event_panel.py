@@ -1,6 +1,14 @@
-"""The event panel: every (event, security, relative session) with the returns the study needs."""
+"""The event panel: every (study, security, relative session) with the returns the study needs.
+
+A *study* is one row of the day-0 frame's key columns: ``event_id`` alone, or
+(``event_id``, ``anchor``) when each event is measured from more than one day 0
+(transforms/reactions.py: the announcement and the attention day). Everything here is
+keyed by the caller's ``keys``, so several anchors go through one vectorised pass.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -11,15 +19,18 @@ def build_panel(
     returns: pl.DataFrame,
     sessions: pl.DataFrame,
     rel_range: tuple[int, int],
+    keys: Sequence[str] = ("event_id",),
 ) -> pl.DataFrame:
-    """Long panel: event_id, ticker, rel_day, session_date, ret, mkt_ret, volume.
+    """Long panel: keys, ticker, rel_day, session_date, ret, mkt_ret, volume.
 
-    Relative days count sessions of the security's own venue from its day 0; the benchmark's
-    return is taken on the same calendar date (the benchmark is the home market's index, so it
-    trades on the same calendar). Sessions with no price row carry null returns.
+    ``day0`` has one row per (keys, exchange_mic) with its ``day0_idx``. Relative days count
+    sessions of the security's own venue from its day 0; the benchmark's return is taken on
+    the same calendar date (the benchmark is the home market's index, so it trades on the
+    same calendar). Sessions with no price row carry null returns.
     """
     lo, hi = rel_range
-    pairs = day0.select("event_id", "exchange_mic", "day0_idx").join(
+    keys = list(keys)
+    pairs = day0.select(*keys, "exchange_mic", "day0_idx").join(
         securities.select("ticker", "exchange_mic", "benchmark"), on="exchange_mic"
     )
     grid = (
@@ -39,8 +50,8 @@ def build_panel(
     return (
         grid.join(own, on=["ticker", "session_idx"], how="left")
         .join(bench, on=["benchmark", "session_date"], how="left")
-        .select("event_id", "ticker", "rel_day", "session_date", "ret", "mkt_ret", "volume")
-        .sort("event_id", "ticker", "rel_day")
+        .select(*keys, "ticker", "rel_day", "session_date", "ret", "mkt_ret", "volume")
+        .sort(*keys, "ticker", "rel_day")
     )
 
 
@@ -49,10 +60,16 @@ def catalog_overlaps(
     estimation: tuple[int, int],
     contamination: tuple[int, int] = (-1, 5),
     confound: tuple[int, int] = (-1, 1),
+    keys: Sequence[str] = ("event_id",),
+    others: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Other catalog events near each event on each venue, in that venue's sessions.
 
-    One row per row of ``day0`` (event_id, exchange_mic), with:
+    One row per row of ``day0`` (``keys``, exchange_mic), with the columns below.
+    ``others`` (event_id, exchange_mic, day0_idx; default: ``day0`` itself) are the events
+    whose day 0s may confound: with an attention anchor, each study's day 0 (announcement or
+    attention) is compared with the other events' *announcement* day 0s. An event never
+    confounds itself.
 
     * ``confounded`` / ``confounding_events``: another event's day 0 on the venue lies within
       ``confound`` sessions of this event's day 0 (default [-1, +1]).
@@ -65,8 +82,9 @@ def catalog_overlaps(
     join on the venue (polars ``join_where``), not a loop over events.
     """
     (e0, e1), (c0, c1), (f0, f1) = estimation, contamination, confound
-    this = day0.select("event_id", "exchange_mic", "day0_idx")
-    other = day0.select(
+    keys = list(keys)
+    this = day0.select(*keys, "exchange_mic", "day0_idx")
+    other = (day0 if others is None else others).select(
         pl.col("event_id").alias("other_id"),
         pl.col("exchange_mic").alias("other_mic"),
         pl.col("day0_idx").alias("other_idx"),
@@ -83,20 +101,20 @@ def catalog_overlaps(
         )
         .filter(pl.col("event_id") != pl.col("other_id"))
         .with_columns(offset=offset)
-        .sort("event_id", "exchange_mic", "other_idx", "other_id")
+        .sort(*keys, "exchange_mic", "other_idx", "other_id")
     )
     in_confound = pl.col("offset").is_between(f0, f1)
     in_estimation = pl.col("offset").is_between(e0 - c1, e1 - c0)
-    found = pairs.group_by("event_id", "exchange_mic").agg(
+    found = pairs.group_by(*keys, "exchange_mic").agg(
         confounding_events=pl.col("other_id").filter(in_confound),
         overlapping_events=pl.col("other_id").filter(in_estimation),
     )
     empty = pl.lit([], dtype=pl.List(pl.String))
     return (
-        this.join(found, on=["event_id", "exchange_mic"], how="left")
+        this.join(found, on=[*keys, "exchange_mic"], how="left")
         .with_columns(pl.col("confounding_events", "overlapping_events").fill_null(empty))
         .select(
-            "event_id",
+            *keys,
             "exchange_mic",
             confounded=pl.col("confounding_events").list.len() > 0,
             confounding_events=pl.col("confounding_events"),
@@ -104,5 +122,5 @@ def catalog_overlaps(
             n_overlapping_events=pl.col("overlapping_events").list.len().cast(pl.Int64),
             overlapping_events=pl.col("overlapping_events"),
         )
-        .sort("event_id", "exchange_mic")
+        .sort(*keys, "exchange_mic")
     )

@@ -1,13 +1,33 @@
 """The reaction marts, assembled from the event-study engine (pure polars).
 
+Every event is measured from up to two day 0s, its **anchors** (column ``anchor``):
+
+* ``announcement``: day 0 on each venue is the first session closing after the announcement
+  instant (transforms/calendar.py, ``event_day0``);
+* ``attention``: day 0 on each venue is the first session of that venue **on or after the
+  event's attention day** — the XNYS session in [0, +10] with the most stories about the
+  event (transforms/attention.py, ``marts.news_attention.attention_date``). An event without
+  an attention day (no story named it) has no attention rows. DeepSeek-R1's reaction came at
+  attention (2025-01-27), not at its release (2025-01-21).
+
+(event_id, anchor) is the *study* key of the engine (``KEYS``): both anchors run through
+one vectorised pass of fit / abnormal returns / CARs / tests, never a loop over events.
+The confounding and estimation-overlap flags compare each study's day 0 with the other
+events' *announcement* day 0s.
+
 grain:
 
-* marts.event_reaction — one row per (event_id, ticker) with any return in the event window;
-* marts.event_window — one row per (event_id, ticker, rel_day) of the event window;
-* marts.event_segment_summary — one row per (event_id, segment, window): the cross-section
-  of a segment's securities (plus segment 'all' = every non-benchmark security) over one CAR
-  window, with CAAR and the estudy2 test statistics;
-* marts.event_propagation — one row per (event_id, exchange_mic), see transforms/propagation.
+* marts.event_reaction — one row per (event_id, anchor, ticker) with any return in the
+  event window;
+* marts.event_window — one row per (event_id, anchor, ticker, rel_day) of the event window;
+* marts.event_segment_summary — one row per (event_id, anchor, segment, window): the
+  cross-section of a segment's securities (plus segment 'all' = every non-benchmark
+  security) over one CAR window, with CAAR and the estudy2 test statistics;
+* marts.event_propagation — one row per (event_id, anchor, exchange_mic), see
+  transforms/propagation.
+
+Detected events (``core.dim_event.origin = 'detected'``, transforms/detection.py) are
+measured like catalog ones and flagged (``detected``).
 
 A security that is its own benchmark (an index, e.g. ^GSPC or HSTECH.HK) has, under the
 market and market-adjusted models, an abnormal return of zero by construction (up to
@@ -19,6 +39,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.detection import DETECTED_PREFIX, ORIGIN_DETECTED
 from transforms.event_panel import build_panel, catalog_overlaps
 from transforms.event_study import (
     EventStudyConfig,
@@ -34,7 +55,14 @@ from transforms.propagation import BENCHMARK_SEGMENT, event_propagation
 from transforms.value_moved import segment_value_moved
 from transforms.value_moved import value_moved as compute_value_moved
 
-KEYS = ["event_id"]
+#: The study key: one study per event and anchor.
+KEYS = ["event_id", "anchor"]
+ANNOUNCEMENT = "announcement"
+ATTENTION = "attention"
+ANCHORS = (ANNOUNCEMENT, ATTENTION)
+#: Joins (event_id, anchor) into one id for the helpers keyed by event_id alone
+#: (value moved, propagation); never appears in an event id.
+_SEP = "\x1f"
 
 #: The segment row that pools every non-benchmark security of an event.
 ALL_SEGMENTS = "all"
@@ -61,19 +89,29 @@ def build_reaction_marts(
     value_moved: pl.DataFrame | None = None,
     shares: pl.DataFrame | None = None,
     fx: pl.DataFrame | None = None,
+    attention: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """{mart table name: frame} for every reaction mart, from conformed prices.
 
-    ``value_moved`` (optional): USD value moved per (event_id, segment) for the segment
-    summary (see ``segment_summary``); without it those columns are null.
+    ``day0``: the announcement day 0s (``transforms.calendar.event_day0``). ``attention``
+    (optional): event_id, attention_date (e.g. the distinct rows of marts.news_attention);
+    with it every event that has an attention day is measured a second time with
+    ``anchor = 'attention'`` (module docstring), without it only the announcement anchor is
+    produced. ``value_moved`` (optional): USD value moved per (event_id, segment[, anchor])
+    for the segment summary (see ``segment_summary``); without it those columns are null.
+    ``events`` may carry ``origin`` (core.dim_event): 'detected' rows are flagged.
     """
+    anchored = anchor_day0(day0, sessions, attention)
     returns = daily_returns(prices, securities, sessions)
-    panel = build_panel(day0, securities, returns, sessions, (cfg.estimation[0], cfg.window[1]))
+    panel = build_panel(
+        anchored, securities, returns, sessions, (cfg.estimation[0], cfg.window[1]), KEYS
+    )
     params = null_self_benchmarks(fit_normal_model(panel, KEYS, cfg), securities, cfg)
     abnormal = abnormal_returns(panel, params, KEYS, cfg)
+    unit = [*KEYS, "ticker"]
     event_rows = abnormal.filter(pl.col("phase") == "event")
     observed = (
-        event_rows.group_by("event_id", "ticker")
+        event_rows.group_by(unit)
         .agg(pl.col("ret").is_not_null().any().alias("_seen"))
         .filter("_seen")
         .drop("_seen")
@@ -84,19 +122,22 @@ def build_reaction_marts(
         name = window_name(a, b)
         renames |= {f"t_{name}": f"{name}_t", f"p_{name}": f"{name}_p"}
     day0_rows = event_rows.filter(pl.col("rel_day") == 0).select(
-        "event_id", "ticker", ret_day0="ret", ar_day0="ar"
+        *unit, ret_day0="ret", ar_day0="ar"
     )
     source = prices.sort("session_date").group_by("ticker").agg(pl.col("source").last())
-    flags = catalog_overlaps(day0, cfg.estimation, cfg.contamination_window, cfg.confound_window)
+    flags = catalog_overlaps(
+        anchored, cfg.estimation, cfg.contamination_window, cfg.confound_window, KEYS,
+        others=day0,
+    )
     reaction = (
-        observed.join(params, on=["event_id", "ticker"], how="left")
-        .join(cars.rename(renames), on=["event_id", "ticker"], how="left")
+        observed.join(params, on=unit, how="left")
+        .join(cars.rename(renames), on=unit, how="left")
         .join(
-            abnormal_volume(panel, KEYS, cfg).select("event_id", "ticker", "abnormal_volume"),
-            on=["event_id", "ticker"],
+            abnormal_volume(panel, KEYS, cfg).select(*unit, "abnormal_volume"),
+            on=unit,
             how="left",
         )
-        .join(day0_rows, on=["event_id", "ticker"], how="left")
+        .join(day0_rows, on=unit, how="left")
         .join(
             securities.select(
                 "ticker", "segment", "exchange_mic", "benchmark", security_name="name"
@@ -104,12 +145,15 @@ def build_reaction_marts(
             on="ticker",
         )
         .join(
-            day0.select("event_id", "exchange_mic", "day0", "closed_market"),
-            on=["event_id", "exchange_mic"],
+            anchored.select(*KEYS, "exchange_mic", "day0", "closed_market"),
+            on=[*KEYS, "exchange_mic"],
         )
-        .join(flags, on=["event_id", "exchange_mic"], how="left")
+        .join(flags, on=[*KEYS, "exchange_mic"], how="left")
         .join(
-            events.select("event_id", "announced_at", "lab", event_name="name", event_kind="kind"),
+            events.select(
+                "event_id", "announced_at", "lab", event_name="name", event_kind="kind",
+                detected=_detected(events),
+            ),
             on="event_id",
         )
         .join(source, on="ticker", how="left")
@@ -118,41 +162,124 @@ def build_reaction_marts(
             pl.col("thin_estimation").fill_null(True),
             self_benchmark=_self_benchmark(cfg),
         )
-        .sort("event_id", "ticker")
+        .sort(*unit)
     )
     window = (
-        event_rows.join(observed, on=["event_id", "ticker"])
+        event_rows.join(observed, on=unit)
         .join(securities.select("ticker", "segment"), on="ticker")
-        .select("event_id", "ticker", "segment", "rel_day", "session_date", "ret", "ar", "car")
-        .sort("event_id", "ticker", "rel_day")
+        .select(*unit, "segment", "rel_day", "session_date", "ret", "ar", "car")
+        .sort(*unit, "rel_day")
     )
     if shares is not None and fx is not None:
-        per_security = compute_value_moved(window, securities, prices, shares, fx)
+        per_security = _split(
+            compute_value_moved(_fuse(window), securities, prices, shares, fx)
+        )
         reaction = reaction.join(
-            per_security.select("event_id", "ticker", *REACTION_VALUE_COLUMNS),
-            on=["event_id", "ticker"], how="left",
+            per_security.select(*unit, *REACTION_VALUE_COLUMNS), on=unit, how="left",
         )
         if value_moved is None:
-            value_moved = segment_value_moved(per_security)
+            value_moved = _split(segment_value_moved(_fuse(per_security)))
     else:
         reaction = reaction.with_columns(
             pl.lit(None, pl.Float64).alias(c) for c in REACTION_VALUE_COLUMNS
         )
     summary = segment_summary(
-        abnormal.join(observed, on=["event_id", "ticker"]),
+        abnormal.join(observed, on=unit),
         params,
         reaction,
         events,
         cfg,
         value_moved,
     )
-    propagation = event_propagation(reaction, day0, events, securities, returns, sessions)
+    propagation = _split(event_propagation(
+        _fuse(reaction), _fuse(anchored), _fuse_events(events, anchored), securities, returns,
+        sessions,
+    )).join(events.select("event_id", detected=_detected(events)), on="event_id", how="left")
     return {
-        "marts.event_reaction": reaction,
+        "marts.event_reaction": _front(reaction, "event_id", "anchor"),
         "marts.event_window": window,
         "marts.event_segment_summary": summary,
-        "marts.event_propagation": propagation,
+        "marts.event_propagation": _front(propagation, "event_id", "anchor")
+        .sort("event_id", "anchor", "close_order", "exchange_mic"),
     }
+
+
+def anchor_day0(
+    day0: pl.DataFrame, sessions: pl.DataFrame, attention: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The day 0 of every study: ``day0`` (event_id, exchange_mic, day0, day0_idx,
+    day0_close_utc, closed_market) with ``anchor = 'announcement'``, plus, for every event
+    with an ``attention_date``, ``anchor = 'attention'`` rows on the same venues: day 0 = the
+    venue's first session on or after the attention date (``closed_market`` when that is
+    later than the attention date: the venue was closed that day). One as-of join by venue.
+    """
+    announced = day0.select(
+        "event_id", pl.lit(ANNOUNCEMENT).alias("anchor"), "exchange_mic", "day0", "day0_idx",
+        "day0_close_utc", "closed_market",
+    )
+    if attention is None or attention.height == 0:
+        return announced
+    wanted = (
+        attention.select("event_id", pl.col("attention_date").cast(pl.Date))
+        .drop_nulls()
+        .unique("event_id", keep="first", maintain_order=True)
+        .join(day0.select("event_id", "exchange_mic"), on="event_id")
+        .sort("attention_date")
+    )
+    grid = sessions.select(
+        "exchange_mic",
+        pl.col("session_date").alias("day0"),
+        pl.col("session_date").alias("_match"),
+        pl.col("session_idx").alias("day0_idx"),
+        pl.col("close_utc").alias("day0_close_utc"),
+    ).sort("_match")
+    attended = (
+        wanted.join_asof(
+            grid, left_on="attention_date", right_on="_match", by="exchange_mic",
+            strategy="forward", check_sortedness=False,  # both sorted by the date above
+        )
+        .drop_nulls("day0_idx")
+        .select(
+            "event_id", pl.lit(ATTENTION).alias("anchor"), "exchange_mic", "day0", "day0_idx",
+            "day0_close_utc", closed_market=pl.col("day0") > pl.col("attention_date"),
+        )
+    )
+    return pl.concat([announced, attended.cast(announced.schema)]).sort(
+        "event_id", "anchor", "exchange_mic"
+    )
+
+
+def _detected(events: pl.DataFrame) -> pl.Expr:
+    """Whether an event row was detected in the news rather than curated in the catalog."""
+    if "origin" in events.columns:
+        return (pl.col("origin") == ORIGIN_DETECTED).fill_null(False)
+    return pl.col("event_id").str.starts_with(DETECTED_PREFIX)
+
+
+def _fuse(frame: pl.DataFrame) -> pl.DataFrame:
+    """(event_id, anchor) -> one event_id, for helpers keyed by event_id alone."""
+    return frame.with_columns(
+        event_id=pl.col("event_id") + pl.lit(_SEP) + pl.col("anchor")
+    ).drop("anchor")
+
+
+def _split(frame: pl.DataFrame) -> pl.DataFrame:
+    """Undo :func:`_fuse`: event_id and anchor again (anchor right after event_id)."""
+    parts = pl.col("event_id").str.split_exact(_SEP, 1)
+    out = frame.with_columns(
+        event_id=parts.struct.field("field_0"), anchor=parts.struct.field("field_1")
+    )
+    return _front(out, "event_id", "anchor")
+
+
+def _fuse_events(events: pl.DataFrame, anchored: pl.DataFrame) -> pl.DataFrame:
+    """The events frame with one row per study, keyed by the fused id."""
+    studies = anchored.select("event_id", "anchor").unique()
+    return _fuse(events.join(studies, on="event_id"))
+
+
+def _front(frame: pl.DataFrame, *first: str) -> pl.DataFrame:
+    return frame.select(*first, pl.exclude(*first))
 
 
 def _self_benchmark(cfg: EventStudyConfig) -> pl.Expr:
@@ -181,34 +308,37 @@ def segment_summary(
     cfg: EventStudyConfig,
     value_moved: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """marts.event_segment_summary: window_tests per (event, segment) and per (event, 'all').
+    """marts.event_segment_summary: window_tests per (event, anchor, segment) and per
+    (event, anchor, 'all').
 
     ``abnormal``: the reaction units' abnormal_returns rows; ``reaction``: the
     event_reaction mart (its segment decides the groups and ``n_securities``). Segment 'all'
     pools every security whose segment is not 'benchmark'; the benchmark segment (indices,
-    ETFs, index futures) appears only as its own row. Columns: event_id, event_name,
-    segment, car_window ('car_0_p5', ...), window_start, window_end, model, n_securities
+    ETFs, index futures) appears only as its own row. Columns: event_id, anchor, event_name,
+    detected, segment, car_window ('car_0_p5', ...), window_start, window_end, model, n_securities
     (rows of the segment in event_reaction, thin or not), n (securities with a complete CAR
     in the window), n_days, caar, every statistic of ``window_tests`` with its p-value,
     p_hat, rbar and the value-moved columns: taken from ``value_moved`` (event_id, segment,
     value_moved_usd_0_0, value_moved_usd_0_p5 — e.g. transforms.value_moved's segment
-    totals) when given, else null (shares outstanding and FX not loaded).
+    totals — and ``anchor``; without an anchor column they are the announcement's) when
+    given, else null (shares outstanding and FX not loaded).
     """
-    segments = reaction.select("event_id", "ticker", "segment")
+    unit = [*KEYS, "ticker"]
+    segments = reaction.select(*unit, "segment")
     pooled = segments.filter(pl.col("segment") != BENCHMARK_SEGMENT).with_columns(
         segment=pl.lit(ALL_SEGMENTS)
     )
+    keys = [*KEYS, "segment"]
     counts = (
         pl.concat([segments, pooled])
-        .group_by("event_id", "segment")
+        .group_by(keys)
         .agg(n_securities=pl.len().cast(pl.Int64))
     )
     # two calls, not one on a stacked frame: a unit must appear once per call (car_table
     # sums its rows)
-    keys = ["event_id", "segment"]
     tests = pl.concat(
         [
-            window_tests(abnormal.join(part, on=["event_id", "ticker"]), params, keys, cfg)
+            window_tests(abnormal.join(part, on=unit), params, keys, cfg)
             for part in (segments, pooled)
         ]
     )
@@ -218,28 +348,34 @@ def segment_summary(
             schema={"event_id": pl.String, "segment": pl.String}
             | {c: pl.Float64 for c in VALUE_MOVED_COLUMNS}
         )
+    if "anchor" not in value_moved.columns:  # given per event: it is the announcement's
+        value_moved = value_moved.with_columns(anchor=pl.lit(ANNOUNCEMENT))
     for c in VALUE_MOVED_COUNTS:
         if c not in value_moved.columns:
             value_moved = value_moved.with_columns(pl.lit(None, pl.Int64).alias(c))
     moved = value_moved.select(
-        "event_id",
-        "segment",
+        *keys,
         *(pl.col(c).cast(pl.Float64) for c in VALUE_MOVED_COLUMNS),
         *(pl.col(c).cast(pl.Int64) for c in VALUE_MOVED_COUNTS),
     )
     return (
-        tests.join(counts, on=["event_id", "segment"], how="left")
-        .join(events.select("event_id", event_name="name"), on="event_id", how="left")
-        .join(moved, on=["event_id", "segment"], how="left")
+        tests.join(counts, on=keys, how="left")
+        .join(
+            events.select("event_id", event_name="name", detected=_detected(events)),
+            on="event_id", how="left",
+        )
+        .join(moved, on=keys, how="left")
         .with_columns(
             model=pl.lit(cfg.model),
             _order=pl.col("window").replace_strict(order, return_dtype=pl.Int64),
             _all=pl.col("segment") != ALL_SEGMENTS,
         )
-        .sort("event_id", "_all", "segment", "_order")
+        .sort("event_id", "anchor", "_all", "segment", "_order")
         .select(
             "event_id",
+            "anchor",
             "event_name",
+            "detected",
             "segment",
             pl.col("window").alias("car_window"),
             pl.col("win_start").alias("window_start"),

