@@ -180,7 +180,7 @@ def _reaction_rules(columns) -> list[Rule]:
 
 
 def _window_checks(frame: pl.DataFrame) -> pl.DataFrame:
-    unit = ["event_id", "ticker"]
+    unit = [c for c in ("event_id", "anchor", "ticker") if c in frame.columns]
     running = (
         pl.col("ar").fill_null(0.0).cum_sum().over(unit, order_by="rel_day")
     )
