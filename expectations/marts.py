@@ -269,7 +269,7 @@ def validate_marts(
     ``window``: the event window of the study (``EventStudyConfig.window``).
     """
     return [
-        validate(marts[name], suite, key=MART_KEYS[name])
+        validate(marts[name], suite, key=[k for k in MART_KEYS[name] if k in marts[name].columns])
         for name, suite in mart_suites(marts, window).items()
     ]
 
