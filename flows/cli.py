@@ -104,6 +104,11 @@ def run(
     publish: Annotated[
         bool, typer.Option(help="publish the serving copy and rebuild the report after the run")
     ] = True,
+    notify: Annotated[
+        str | None,
+        typer.Option(envvar="AFTERSHOCK_NOTIFY_URL",
+                     help="webhook (Slack-compatible) to POST a summary of a failed/partial run"),
+    ] = None,
     top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
     warehouse: Warehouse = None,
 ) -> None:
@@ -118,7 +123,7 @@ def run(
             start=_date(start, "--start"), end=_date(end, "--end"),
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
-            publish=publish,
+            publish=publish, notify=notify,
         )
         if model not in ("market", "market_adjusted", "mean_adjusted"):
             raise ContractError(
@@ -198,12 +203,16 @@ def query(
 
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
+from flows.ops_cmds import backfill, serve, status  # noqa: E402
 from flows.quarantine_cmd import quarantine_app  # noqa: E402
 from flows.sentiment_cmd import sentiment  # noqa: E402
 from flows.serving_cmds import docs, report  # noqa: E402
 
 app.command()(eventstudy)
 app.command()(sentiment)
+app.command()(serve)
+app.command()(status)
+app.command()(backfill)
 app.add_typer(quarantine_app, name="quarantine")
 app.command()(docs)
 app.command()(report)

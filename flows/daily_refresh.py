@@ -23,9 +23,11 @@ from expectations.events import seed_refusal, validate_events, validate_universe
 from expectations.marts import raise_on_rejected, validate_marts
 from expectations.prices import gap_report, validate_gaps, validate_prices
 from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
+from flows.artifacts import publish_run_artifacts
 from flows.faults import checkpoint
 from flows.logs import quiet_expected_tracebacks
 from flows.news_tasks import NewsOptions, reaction_inputs, read_detected_events, refresh_news
+from flows.notify import notify
 from flows.sources import make_reference_source, make_source
 from report.build import ReportError, build_report, reports_dir_for
 from sources.base import ExtractResult, SourceError
@@ -63,6 +65,7 @@ class RunOptions:
     news_history: bool = False
     publish: bool = True
     docs_dir: str | None = None  # GX Data Docs folder (default: docs/ next to the warehouse)
+    notify: str | None = None  # webhook for failed/partial runs (else $AFTERSHOCK_NOTIFY_URL)
 
 
 @dataclass
@@ -306,10 +309,13 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         summary.counts, summary.failed_tickers = counts, failed
         load.finish_run(con, run_id, summary.status)
         summary.docs = _data_docs(outcomes, run_id, options)
+        publish_run_artifacts(summary, con)  # Prefect artifacts; never raises
         log.info("run %s %s: %s", run_id, summary.status, counts)
     except BaseException as exc:
         load.finish_run(con, run_id, "failed", f"{type(exc).__name__}: {exc}")
         con.close()
+        summary.status = "failed"
+        notify(options.notify, summary, error=f"{type(exc).__name__}: {exc}")
         raise
     # the run's data is committed; publishing can only fail the serving copy, never the data
     try:
@@ -322,6 +328,7 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         raise RunError(f"run {run_id} loaded its data but could not publish: {exc}") from None
     finally:
         con.close()
+    notify(options.notify, summary)  # only failed or partial runs are sent
     return summary
 
 

@@ -1,0 +1,205 @@
+"""Is the warehouse fresh? Compare each venue's last loaded session with the one it should have.
+
+"Should have" follows the schedule: the data is due at the latest tick of the refresh schedule
+(default 22:30 UTC Monday-Friday, the `aftershock serve` default) that is at least ``grace`` old,
+and at that tick every venue should hold its last session that had closed by then. Sessions come
+from `exchange-calendars`, so a holiday (Korea's Lunar New Year, Thanksgiving) never makes a
+venue look stale, and a venue that traded while the others were closed does.
+
+A venue is ``stale`` when its newest loaded session is older than the one expected; tickers
+lagging behind a fresh venue are listed but do not make it stale (the run that left them behind
+ended ``partial`` and says why in ``audit.extract_status``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import polars as pl
+
+from contracts import ContractError
+from transforms.calendar import exchange_sessions
+from warehouse import status as sql
+
+#: The refresh schedule `aftershock serve` uses by default: after the US close, weekdays.
+DEFAULT_CRON = "30 22 * * 1-5"
+DEFAULT_TIMEZONE = "UTC"
+#: How long a scheduled run may take before its data counts as late.
+DEFAULT_GRACE = timedelta(hours=1)
+
+FRESHNESS_SCHEMA: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "exchange_mic": pl.String(),
+    "items": pl.UInt32(),
+    "loaded": pl.UInt32(),
+    "last_loaded": pl.Date(),
+    "expected": pl.Date(),
+    "sessions_behind": pl.Int64(),
+    "lagging": pl.UInt32(),
+    "lagging_items": pl.String(),
+    "state": pl.String(),
+}
+
+
+def due_at(now: datetime, cron: str | None = DEFAULT_CRON, timezone: str = DEFAULT_TIMEZONE,
+           grace: timedelta = DEFAULT_GRACE) -> datetime:
+    """The instant the warehouse should reflect: the latest schedule tick at or before
+    ``now - grace`` (or ``now - grace`` itself when there is no schedule, e.g. a crontab)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    limit = now - grace
+    if not cron:
+        return limit.astimezone(UTC)
+    from prefect.server.schemas.schedules import CronSchedule
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    try:
+        schedule = CronSchedule(cron=cron, timezone=timezone)
+    except ValueError as exc:
+        raise ContractError(f"invalid schedule {cron!r} ({timezone}): "
+                            f"{str(exc).splitlines()[-1].strip()}") from None
+    for lookback in (timedelta(days=8), timedelta(days=400)):
+        ticks = run_coro_as_sync(schedule.get_dates(start=limit - lookback, end=limit))
+        if ticks:  # Prefect returns pendulum instants: hand back a plain datetime
+            return datetime.fromtimestamp(max(ticks).timestamp(), tz=UTC)
+    raise ContractError(f"schedule {cron!r} has no tick in the year before {limit:%Y-%m-%d}")
+
+
+def expected_sessions(mics: list[str], due: datetime) -> pl.DataFrame:
+    """(exchange_mic, expected): each venue's last session whose close is at or before ``due``."""
+    due_utc = due.astimezone(UTC)
+    sessions = exchange_sessions(mics, (due_utc - timedelta(days=60)).date(),
+                                 (due_utc + timedelta(days=1)).date())
+    return (
+        sessions.filter(pl.col("close_utc") <= due_utc)
+        .group_by("exchange_mic")
+        .agg(pl.col("session_date").max().alias("expected"))
+    )
+
+
+def freshness(marks: pl.DataFrame, expected: pl.DataFrame,
+              sessions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per dataset and venue: items, how many have data, the newest loaded session, the
+    expected one, how many sessions behind, lagging items, and ``fresh`` / ``stale`` /
+    ``no data``. Pure: ``marks`` is :func:`warehouse.status.watermarks`, ``expected`` is
+    :func:`expected_sessions`, ``sessions`` (optional) counts the sessions behind."""
+    if marks.height == 0:
+        return pl.DataFrame(schema=FRESHNESS_SCHEMA)
+    venue = (
+        marks.join(expected, on="exchange_mic", how="left")
+        .group_by("dataset", "exchange_mic")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("items"),
+            pl.col("last_session").is_not_null().sum().cast(pl.UInt32).alias("loaded"),
+            pl.col("last_session").max().alias("last_loaded"),
+            pl.col("expected").first(),
+            pl.col("item")
+            .filter(pl.col("last_session").is_null()
+                    | (pl.col("last_session") < pl.col("expected")))
+            .sort()
+            .alias("_lagging"),
+        )
+    )
+    if sessions is not None and sessions.height:
+        behind = (
+            venue.select("dataset", "exchange_mic", "last_loaded", "expected")
+            .join(sessions.select("exchange_mic", "session_date"), on="exchange_mic")
+            .filter(
+                (pl.col("session_date") <= pl.col("expected"))
+                & (pl.col("last_loaded").is_null()
+                   | (pl.col("session_date") > pl.col("last_loaded")))
+            )
+            .group_by("dataset", "exchange_mic")
+            .agg(pl.len().cast(pl.Int64).alias("sessions_behind"))
+        )
+        venue = venue.join(behind, on=["dataset", "exchange_mic"], how="left").with_columns(
+            pl.col("sessions_behind").fill_null(0)
+        )
+    else:
+        venue = venue.with_columns(sessions_behind=pl.lit(None, pl.Int64))
+    state = (
+        pl.when(pl.col("last_loaded").is_null()).then(pl.lit("no data"))
+        .when(pl.col("expected").is_null() | (pl.col("last_loaded") >= pl.col("expected")))
+        .then(pl.lit("fresh"))
+        .otherwise(pl.lit("stale"))
+    )
+    return (
+        venue.with_columns(
+            lagging=pl.col("_lagging").list.len().cast(pl.UInt32),
+            lagging_items=pl.col("_lagging").list.head(8).list.join(", ")
+            + pl.when(pl.col("_lagging").list.len() > 8).then(pl.lit(", …")).otherwise(pl.lit("")),
+            state=state,
+        )
+        .select(list(FRESHNESS_SCHEMA))
+        .cast(FRESHNESS_SCHEMA)  # type: ignore[arg-type]
+        .sort("dataset", "exchange_mic")
+    )
+
+
+@dataclass
+class StatusReport:
+    """What `aftershock status` prints (and returns as JSON)."""
+
+    as_of: datetime
+    due: datetime
+    schedule: str
+    freshness: pl.DataFrame
+    runs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    quarantine: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    @property
+    def stale(self) -> bool:
+        """True when a venue is behind, or when nothing at all is loaded."""
+        states = self.freshness["state"].to_list()
+        return "stale" in states or "fresh" not in states
+
+    def stale_venues(self) -> list[str]:
+        rows = self.freshness.filter(pl.col("state") == "stale")
+        return [f"{r['dataset']}/{r['exchange_mic']}" for r in rows.iter_rows(named=True)]
+
+    def to_json(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "due": self.due.isoformat(),
+            "schedule": self.schedule,
+            "stale": self.stale,
+            "stale_venues": self.stale_venues(),
+            "freshness": self.freshness.to_dicts(),
+            "runs": self.runs.to_dicts(),
+            "quarantine": self.quarantine.to_dicts(),
+        }
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    now: datetime | None = None,
+    *,
+    cron: str | None = DEFAULT_CRON,
+    timezone: str = DEFAULT_TIMEZONE,
+    grace: timedelta = DEFAULT_GRACE,
+    runs: int = 5,
+) -> StatusReport:
+    """Freshness per dataset and venue, the last ``runs`` runs and open quarantine."""
+    now = now or datetime.now(UTC)
+    due = due_at(now, cron, timezone, grace)
+    marks = sql.watermarks(con)
+    mics = sorted(set(marks["exchange_mic"].to_list()))
+    expected = (
+        expected_sessions(mics, due) if mics
+        else pl.DataFrame(schema={"exchange_mic": pl.String, "expected": pl.Date})
+    )
+    oldest = marks["last_session"].min()
+    sessions = None
+    if mics and isinstance(oldest, date):
+        sessions = exchange_sessions(mics, oldest, due.date())
+    schedule = f"{cron} ({timezone})" if cron else "none"
+    return StatusReport(
+        as_of=now,
+        due=due,
+        schedule=schedule,
+        freshness=freshness(marks, expected, sessions),
+        runs=sql.last_runs(con, runs),
+        quarantine=sql.open_quarantine(con),
+    )
