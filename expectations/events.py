@@ -27,6 +27,7 @@ lab_country_unknown       lab_country has no time zone in ``transforms.calendar.
 source_url_form           source_url is set but not an ``http(s)://host.tld/...`` URL
 **universe** (``seed_universe``, key ticker)
 ticker_null               ticker is empty
+ticker_form               not a Yahoo-style symbol (letters, digits, . = - and a leading ^)
 duplicate_ticker          every copy of a duplicated ticker
 name_null                 name is empty
 segment_null / _unknown   segment is empty / not in ``SEGMENTS``
@@ -152,11 +153,16 @@ def _with_benchmark_known(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: Yahoo-style symbols: NVDA, 000660.KS, ^GSPC, NQ=F, BRK-B, HSTECH.HK.
+TICKER_FORM = r"^\^?[A-Z0-9][A-Z0-9.=\-]{0,19}$"
+
 UNIVERSE_SUITE = Suite(
     name="seed_universe",
     dataset="core.dim_security",
     rules=[
         _not_null("ticker", "ticker_null"),
+        # a ticker reaches Yahoo URLs, file names and SQL parameters: only symbol characters
+        _regex("ticker", TICKER_FORM, "ticker_form"),
         unique_key_rule(UNIVERSE_KEY, "duplicate_ticker"),
         _not_null("name", "name_null"),
         _not_null("segment", "segment_null"),

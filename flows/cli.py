@@ -14,7 +14,9 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from contracts import ContractError
 from sources.base import SourceError
@@ -48,7 +50,7 @@ class Format(StrEnum):
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -69,7 +71,7 @@ def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> N
         for name in frame.columns:
             table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
         for row in frame.iter_rows():
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(Text(_cell(v)) for v in row))  # data is text, never markup
         out.print(table)
 
 
