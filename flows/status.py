@@ -20,7 +20,6 @@ import duckdb
 import polars as pl
 
 from contracts import ContractError
-from transforms.calendar import exchange_sessions
 from warehouse import status as sql
 
 #: The refresh schedule `aftershock serve` uses by default: after the US close, weekdays.
@@ -65,6 +64,14 @@ def due_at(now: datetime, cron: str | None = DEFAULT_CRON, timezone: str = DEFAU
         if ticks:  # Prefect returns pendulum instants: hand back a plain datetime
             return datetime.fromtimestamp(max(ticks).timestamp(), tz=UTC)
     raise ContractError(f"schedule {cron!r} has no tick in the year before {limit:%Y-%m-%d}")
+
+
+def exchange_sessions(mics: list[str], start: date, end: date) -> pl.DataFrame:
+    """transforms.calendar.exchange_sessions, imported when needed (exchange-calendars takes
+    a while to load, and the CLI imports this module for every command)."""
+    from transforms.calendar import exchange_sessions as sessions_of
+
+    return sessions_of(mics, start, end)
 
 
 def expected_sessions(mics: list[str], due: datetime) -> pl.DataFrame:
