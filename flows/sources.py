@@ -29,9 +29,7 @@ def make_source(
     if name == "snapshot":
         from sources.snapshot import SnapshotSource
 
-        if snapshot_dir is None:
-            raise SourceError("--source snapshot needs --snapshot-dir FOLDER")
-        return SnapshotSource(snapshot_dir)
+        return SnapshotSource(_snapshot_dir(snapshot_dir))
     if name == "demo":
         from sources.demo import DemoSource
 
@@ -55,12 +53,17 @@ def make_reference_source(
     if name == "snapshot":
         from sources.snapshot_reference import SnapshotReferenceSource
 
-        if snapshot_dir is None:
-            raise SourceError("--source snapshot needs --snapshot-dir FOLDER")
-        return SnapshotReferenceSource(snapshot_dir)
+        return SnapshotReferenceSource(_snapshot_dir(snapshot_dir))
     if name == "demo":
         from sources.demo_reference import DemoReferenceSource
 
         kwargs = {"seed": seed} if seed is not None else {}
         return DemoReferenceSource(securities, **kwargs)
     raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")
+
+
+def _snapshot_dir(snapshot_dir: Path | None) -> Path:
+    """The snapshot folder both snapshot sources read, or the one-line error without it."""
+    if snapshot_dir is None:
+        raise SourceError("--source snapshot needs --snapshot-dir FOLDER")
+    return snapshot_dir

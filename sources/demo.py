@@ -97,13 +97,19 @@ class DemoSource:
             scale=pl.col("kind").replace_strict(KIND_SCALE, default=0.5, return_dtype=pl.Float64),
         )
         # a seeded per-event strength in [0.75, 1.25], so events differ but reruns do not
-        strength = pl.col("event_id").map_elements(
-            lambda e: 0.75 + (_seed(self.seed, e) % 1000) / 2000.0, return_dtype=pl.Float64
+        # (one crc32 per catalog event, mapped in one vectorised replace)
+        ids = events["event_id"].unique().sort().to_list()
+        strengths = pl.DataFrame(
+            {"event_id": ids,
+             "strength": [0.75 + (_seed(self.seed, e) % 1000) / 2000.0 for e in ids]},
+            schema={"event_id": pl.String, "strength": pl.Float64},
         )
         return (
             day0.join(ev, on="event_id")
+            .join(strengths, on="event_id")
             .join(pl.DataFrame(rows), on="china_open")
-            .with_columns(shock=pl.col("base") * pl.col("scale") * strength)
+            .with_columns(shock=pl.col("base") * pl.col("scale") * pl.col("strength"))
+            .sort("exchange_mic", "day0", "segment", "event_id")  # a fixed order to sum in
             .group_by("exchange_mic", pl.col("day0").alias("session_date"), "segment")
             .agg(pl.col("shock").sum())
         )
