@@ -29,13 +29,11 @@ writes carries its run id. While a backfill holds the warehouse, a daily run wai
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -43,31 +41,34 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
 from contracts import ContractError
-from expectations.marts import raise_on_rejected, validate_marts
-from expectations.prices import gap_report, validate_gaps, validate_prices
-from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
 from flows import daily_refresh as daily
 from flows.logs import quiet_expected_tracebacks
-from flows.news_tasks import reaction_inputs, read_detected_events
 from flows.notify import on_flow_failure
-from flows.sources import make_reference_source, make_source
+from flows.stages import (
+    MODELS,
+    Batch,
+    Reference,
+    SourceSpec,
+    load_batch,
+    new_run_id,
+    prepare_reference,
+    record_counts,
+    refresh_derived,
+    select_tickers,
+    stage_batch,
+)
 from report.build import ReportError
-from transforms import calendar, detection, prices
-from transforms.event_study import EventStudyConfig
-from warehouse import load, seeds
+from warehouse import load
 from warehouse import status as wh_status
 from warehouse.connection import connect, resolve
 from warehouse.publish import PublishError
 
-#: Sessions are built from this date (or the backfill's start, if earlier), as the daily flow does.
-SESSIONS_FROM = date(2016, 1, 1)
 #: A chunk's edge may miss this many sessions and still count as loaded.
 EDGE_SESSIONS = 3
 #: Days fetched before a chunk only to give its first rows their previous session (validated
 #: against it, like the daily run does with the warehouse's rows), never loaded.
 LEAD_IN_DAYS = 10
 TASK_RUNNERS = ("threads", "dask")
-MODELS = ("market", "market_adjusted", "mean_adjusted")
 #: Tag on extraction tasks: `prefect concurrency-limit create aftershock-extract 2` caps them
 #: across every flow run on the server, on top of each backfill's own ``max_concurrent``.
 EXTRACT_TAG = "aftershock-extract"
@@ -86,61 +87,6 @@ class Chunk:
     def label(self) -> str:
         more = f"+{len(self.tickers) - 1}" if len(self.tickers) > 1 else ""
         return f"#{self.index + 1} {self.tickers[0]}{more} {self.start}..{self.end}"
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """How to build the source inside a task (sources hold sessions and HTTP state, so each
-    worker builds its own rather than receiving one)."""
-
-    name: str
-    snapshot_dir: str | None = None
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Reference data every chunk needs, built once per backfill and shipped to the workers."""
-
-    securities: pl.DataFrame
-    events: pl.DataFrame
-    sessions: pl.DataFrame
-    day0: pl.DataFrame
-
-    def source(self, spec: SourceSpec):
-        """The price source."""
-        return make_source(
-            spec.name, securities=self.securities, sessions=self.sessions, day0=self.day0,
-            events=self.events, snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None,
-            seed=spec.seed,
-        )
-
-    def reference_source(self, spec: SourceSpec):
-        """The shares-outstanding and FX source (value moved)."""
-        return make_reference_source(
-            spec.name, securities=self.securities,
-            snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None, seed=spec.seed,
-        )
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What a chunk's task returns: raw prices, per-ticker status, the validation outcome, and
-    the chunk's reference data (share counts, FX) split into good and rejected rows."""
-
-    raw: pl.DataFrame
-    status: pl.DataFrame
-    good: pl.DataFrame
-    rejected: pl.DataFrame
-    results: pl.DataFrame  # every suite's results (prices, shares, fx)
-    shares: tuple[pl.DataFrame, pl.DataFrame]
-    fx: tuple[pl.DataFrame, pl.DataFrame]
-    reference_status: pl.DataFrame
-
-    def failed_tickers(self) -> list[str]:
-        """As in the daily run: a price that did not arrive, or reference data in error."""
-        return (self.status.filter(pl.col("status") != "ok")["ticker"].to_list()
-                + self.reference_status.filter(pl.col("status") == "error")["ticker"].to_list())
 
 
 @dataclass
@@ -253,153 +199,23 @@ def loaded_chunks(chunks: list[Chunk], coverage: dict[tuple[date, date], pl.Data
 # --------------------------------------------------------------------------- stages
 
 
-def prepare_reference(start: date, end: date) -> Reference:
-    """Seeds, sessions of every venue and each event's day 0 (as the daily flow builds them)."""
-    securities = seeds.read_universe()
-    events = calendar.events_to_core(seeds.read_events())
-    sessions = calendar.exchange_sessions(
-        securities["exchange_mic"].unique().to_list(), min(start, SESSIONS_FROM),
-        end + timedelta(days=45),
-    )
-    return Reference(securities, events, sessions, calendar.event_day0(events, sessions))
-
-
-def select_tickers(requested: list[str] | None, securities: pl.DataFrame, source) -> list[str]:
-    """The universe (or the requested subset of it), limited to what a recording holds."""
-    universe = securities["ticker"].to_list()
-    if requested:
-        unknown = sorted(set(requested) - set(universe))
-        if unknown:
-            raise ContractError(
-                f"unknown ticker(s) {', '.join(unknown)}: not in warehouse/seeds/universe.csv"
-            )
-        return [t for t in universe if t in set(requested)]
-    if hasattr(source, "available"):
-        have = set(source.available())
-        return [t for t in universe if t in have]
-    return universe
-
-
 @task(name="extract-chunk", cache_policy=NONE, tags=[EXTRACT_TAG],
       task_run_name="extract {chunk.label}")
-def extract_chunk(chunk: Chunk, spec: SourceSpec, ref: Reference) -> ChunkResult:
-    """Fetch, conform and validate one chunk as the daily run does. Pure with respect to the
-    warehouse: it runs on any worker (a thread or a Dask process) and returns frames for the
-    single writer. The few days before the chunk are fetched too, only as the previous session
-    of its first rows, so the result never depends on which chunks were loaded first."""
-    tickers = list(chunk.tickers)
-    lead_in = chunk.start - timedelta(days=LEAD_IN_DAYS)
-    extracted = ref.source(spec).prices(tickers, lead_in, chunk.end)
-    in_chunk = pl.col("session_date") >= chunk.start
-    core = prices.to_core(extracted.frame, ref.securities, ref.sessions)
-    outcome = validate_prices(core.filter(in_chunk), context=core.filter(~in_chunk))
-    shares_raw, fx_raw = daily.extract_reference.fn(
-        ref.reference_source(spec), ref.securities, tickers, chunk.start, chunk.end
-    )
-    shares_check, fx_check = validate_shares(shares_raw.frame), validate_fx(fx_raw.frame)
-    result = ChunkResult(  # extract status counts the lead-in rows too: they were fetched
-        extracted.frame.filter(in_chunk), extracted.status, outcome.good, outcome.rejected,
-        pl.concat([outcome.results, shares_check.results, fx_check.results]),
-        shares=(shares_to_core(shares_check.good), shares_check.rejected),
-        fx=(fx_to_core(fx_check.good), fx_check.rejected),
-        reference_status=pl.concat([shares_raw.status, fx_raw.status]),
-    )
+def extract_chunk(chunk: Chunk, spec: SourceSpec, ref: Reference) -> Batch:
+    """Fetch, conform and validate one chunk (flows.stages.stage_batch, as the daily run).
+    Pure with respect to the warehouse: it runs on any worker (a thread or a Dask process) and
+    returns frames for the single writer. The few days before the chunk are fetched too, only
+    as the previous session of its first rows, so the result never depends on which chunks
+    were loaded first."""
+    batch = stage_batch(ref.source(spec), ref.reference_source(spec), ref,
+                        dict.fromkeys(chunk.tickers, chunk.start), chunk.end,
+                        lead_in_days=LEAD_IN_DAYS)
     get_run_logger().info(
         "extract %s: %d price rows (%d tickers not ok); validate: %d pass, %d quarantined",
-        chunk.label, result.raw.height, len(result.failed_tickers()), outcome.good.height,
-        outcome.rejected.height,
+        chunk.label, batch.raw.height, len(batch.failed_tickers()), batch.prices.good.height,
+        batch.prices.rejected.height,
     )
-    return result
-
-
-def load_chunk(con, run_id: str, result: ChunkResult) -> dict[str, int]:
-    """Land raw rows, MERGE good rows into core, quarantine the rest, upsert share counts and
-    FX, append audit rows — one transaction, as the daily run does. Returns the chunk's
-    counts (``<dataset>.<stage>``)."""
-    with load.transaction(con):
-        counts = {
-            "prices.extracted": result.raw.height,
-            "prices.raw_landed": load.land_raw_prices(con, result.raw, run_id),
-        }
-        merged = load.upsert_prices(con, result.good.drop("is_exchange_session"), run_id)
-        counts |= {"prices.inserted": merged["inserted"], "prices.updated": merged["updated"]}
-        counts["prices.quarantined"] = load.quarantine(
-            con, result.rejected, "prices", ["ticker", "session_date"], run_id
-        )
-        load.append(con, "audit.validation_result",
-                    result.results.with_columns(run_id=pl.lit(run_id)))
-        for name, (good, rejected), key, upsert in (
-            ("shares", result.shares, ["ticker", "as_of_date"], load.upsert_shares),
-            ("fx", result.fx, ["currency", "session_date"], load.upsert_fx),
-        ):
-            merged = upsert(con, good, run_id)
-            counts |= {f"{name}.inserted": merged["inserted"],
-                       f"{name}.updated": merged["updated"]}
-            counts[f"{name}.quarantined"] = load.quarantine(con, rejected, name, key, run_id)
-        statuses = pl.concat([result.status, result.reference_status])
-        load.append(con, "audit.extract_status", statuses.with_columns(run_id=pl.lit(run_id)))
-    return counts
-
-
-def rebuild_marts(con, run_id: str, ref: Reference, spec: SourceSpec, model: str,
-                  tickers: list[str]) -> dict[str, int]:
-    """Refresh the dimensions, the gap report and every mart from the whole core history, as
-    the daily run does (call inside a transaction); record their validation results. Returns
-    rows per table.
-
-    Uses the daily flow's own step when it has one (``refresh_derived``, the refactor proposed
-    in docs/operations.md), so the two flows cannot build different marts; until then, the
-    same steps spelled out in :func:`_refresh_derived`.
-    """
-    derived = getattr(daily, "refresh_derived", None)
-    if derived is not None:
-        options = daily.RunOptions(source=spec.name, snapshot_dir=spec.snapshot_dir,
-                                   seed=spec.seed, model=model)
-        if hasattr(options, "news"):
-            options.news = False  # a backfill loads history; news is the daily run's business
-        counts, outcomes = derived(con, run_id, options, securities=ref.securities,
-                                   events=ref.events, sessions=ref.sessions, day0=ref.day0,
-                                   tickers=tickers)
-    else:
-        counts, outcomes = _refresh_derived(con, run_id, ref, model, tickers)
-    for checked in outcomes:
-        load.append(con, "audit.validation_result",
-                    checked.results.with_columns(run_id=pl.lit(run_id)))
-    return counts
-
-
-def _refresh_derived(con, run_id: str, ref: Reference, model: str, tickers: list[str]):
-    """The daily run's derived steps (flows/daily_refresh.py, news left out)."""
-    load.replace_table(con, "core.dim_security", ref.securities)
-    load.replace_table(con, "core.dim_event",
-                       detection.dim_event_rows(ref.events, read_detected_events(con)))
-    load.replace_table(con, "core.dim_session", ref.sessions)
-    study = reaction_inputs(con, ref.events, ref.sessions, ref.day0)
-    load.replace_table(con, "core.fact_event_day0", study.day0.drop("day0_idx"))
-    history = load.read_prices(con)
-    gaps = gap_report(history.filter(pl.col("ticker").is_in(tickers)), ref.sessions,
-                      ref.securities)
-    load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
-    marts = daily.build_marts(history, load.read_shares(con), load.read_fx(con), ref.securities,
-                              ref.sessions, study.day0, study.events, model, study.attention)
-    mart_checks = validate_marts(marts, EventStudyConfig(model=model).window)
-    raise_on_rejected(mart_checks)  # a mart failure is a bug: roll the backfill's marts back
-    counts = {table: load.replace_table(con, table, frame) for table, frame in marts.items()}
-    return counts, [validate_gaps(gaps), *mart_checks]
-
-
-def count_rows(run_id: str, counts: dict[str, int]) -> pl.DataFrame:
-    """Counts as audit.etl_run_count rows: 'prices.inserted' -> (prices, inserted), a table
-    name -> (table, built)."""
-    rows = []
-    for name, n in counts.items():
-        if name.startswith(("marts.", "core.")):
-            dataset, stage = name, "built"
-        else:
-            dataset, _, stage = name.rpartition(".")
-        rows.append({"run_id": run_id, "dataset": dataset, "stage": stage, "rows": n})
-    return pl.DataFrame(rows, schema={"run_id": pl.String, "dataset": pl.String,
-                                      "stage": pl.String, "rows": pl.Int64})
+    return batch.portable()
 
 
 def make_task_runner(kind: str, dask_address: str | None = None, workers: int = 2):
@@ -444,7 +260,7 @@ def _api_for_workers() -> Iterator[None]:
 
 
 def _in_order(runner, todo: list[Chunk], spec: SourceSpec, ref: Reference,
-              max_concurrent: int) -> Iterator[tuple[Chunk, ChunkResult]]:
+              max_concurrent: int) -> Iterator[tuple[Chunk, Batch]]:
     """Submit extractions with at most ``max_concurrent`` in flight; yield results in plan
     order (the order that keeps watermarks moving forward)."""
     pending: deque = deque()
@@ -504,7 +320,7 @@ def backfill(
 
     quiet_expected_tracebacks()
     log = get_run_logger()
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = new_run_id()
     summary = BackfillSummary(run_id=run_id, status="running", warehouse=resolve(warehouse))
     params = {"start": start, "end": end, "tickers": tickers, "source": source,
               "snapshot_dir": snapshot_dir, "seed": seed, "model": model,
@@ -513,7 +329,7 @@ def backfill(
     con = None
     try:
         _check(model, task_runner, max_concurrent)
-        ref = prepare_reference(start, end)
+        ref = prepare_reference(end, start)
         spec = SourceSpec(source, snapshot_dir, seed)
         chosen = select_tickers(tickers, ref.securities, ref.source(spec))  # checks the source
         chunks = plan_chunks(chosen, start, end, batch_size, chunk_days)
@@ -536,9 +352,10 @@ def backfill(
             with _api_for_workers(), make_task_runner(task_runner, dask_address,
                                                       max_concurrent) as runner:
                 for n, (chunk, result) in enumerate(
-                    _in_order(runner, todo, spec, ref, max_concurrent), start=1
+                    _in_order(runner, todo, spec, ref.portable(), max_concurrent), start=1
                 ):
-                    counts = load_chunk(con, run_id, result)
+                    with load.transaction(con):
+                        counts = load_batch(con, run_id, result)
                     for key, value in counts.items():
                         totals[key] = totals.get(key, 0) + value
                     not_ok = result.failed_tickers()
@@ -549,9 +366,9 @@ def backfill(
                              f"; not fetched: {', '.join(not_ok)}" if not_ok else "")
                     _emit(event="chunk", chunk=chunk.label, counts=counts, not_ok=not_ok)
             with load.transaction(con):
-                built = rebuild_marts(con, run_id, ref, spec, model, chosen)
+                built, _ = refresh_derived(con, run_id, ref, model, chosen)
                 totals |= built
-                load.append(con, "audit.etl_run_count", count_rows(run_id, totals))
+                record_counts(con, run_id, totals)
             log.info("marts: rebuilt %s", ", ".join(f"{t} {n:,}" for t, n in built.items()))
         summary.counts = totals
         summary.failed_tickers = sorted(failed)

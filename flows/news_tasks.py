@@ -1,12 +1,14 @@
 """The news part of a run: extract -> land -> clean/dedupe/score -> validate -> load ->
 detect events -> news marts; and what the reaction marts need from the news.
 
-``refresh_news(con, run_id, options, ...)`` does it all on an open warehouse connection and
-returns counts; the daily flow calls it inside its transaction, after the prices and
-**before the reaction marts**, so news and prices commit together and the reaction marts see
-this run's detected events and attention days. It orchestrates only: sources fetch,
-transforms reshape, ``expectations.news`` judges, ``warehouse.news_load`` stores. A feed or
-channel that fails is recorded in ``audit.news_fetch_status`` and the run goes on.
+``fetch_news(options, ...)`` pulls every source and touches no warehouse: the flows call it
+before their transaction, so the write lock is never held while feeds answer.
+``load_news(con, run_id, fetched, ...)`` does the rest on an open connection inside the run's
+transaction, after the prices and **before the reaction marts**, so news and prices commit
+together and the reaction marts see this run's detected events and attention days
+(``refresh_news`` is the two in one call, for tests and scripts). It orchestrates only:
+sources fetch, transforms reshape, ``expectations.news`` judges, ``warehouse.news_load``
+stores. A feed or channel that fails is recorded in ``audit.news_fetch_status`` and the run goes on.
 
 Event detection (``transforms.detection``) runs over all loaded news each time: the detected
 rows of ``core.dim_event`` (origin ``detected``) are replaced, catalog rows never touched.
@@ -203,53 +205,76 @@ def make_news_sources(
     return built
 
 
-def refresh_news(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
+@dataclass(frozen=True)
+class FetchedNews:
+    """What :func:`fetch_news` brought back, with what loading it needs: the window, the run's
+    clock, the news seeds and the entity aliases built from them."""
+
+    result: NewsResult
+    start: datetime
+    end: datetime
+    now: datetime
+    seeds: news_load.NewsSeeds
+    aliases: pl.DataFrame
+
+
+def fetch_news(
     options: NewsOptions | None = None,
     *,
     securities: pl.DataFrame,
     events: pl.DataFrame,
-    sessions: pl.DataFrame,
-    day0: pl.DataFrame,
     sources: list[NewsSource] | None = None,
-) -> dict[str, int]:
-    """Pull, clean, tag, score, validate and load news; rebuild the news marts.
-
-    Runs on ``con`` without committing (call it inside ``load.transaction``). ``events`` is
-    the EVENTS contract (core.dim_event), ``sessions``/``day0`` as the daily flow builds them
-    (``transforms.calendar``). ``sources`` overrides the sources the options would build
-    (tests, replays). Returns counts keyed ``news.<stage>`` and ``marts.<table>``.
-    """
+) -> FetchedNews:
+    """Pull every news source of the run. Touches no warehouse, so the flow calls it before
+    its transaction (the write lock is not held while feeds answer). ``sources`` overrides the
+    sources the options would build (tests, replays)."""
     options = options or NewsOptions()
     now = options.now or datetime.now(UTC)
     seeds = news_load.read_news_seeds(options.feeds)
     aliases = entities.build_aliases(
         securities, events, seeds.entities, seeds.case_sensitive, seeds.symbol_stoplist
     )
-    scorer = sentiment.default_scorer()
     start, end = news_window(options, now)
     if sources is None:
         sources = make_news_sources(options, securities, events, seeds, aliases, now)
+    result = NewsResult.combine([_run(extract_news, s, start, end) for s in sources])
+    return FetchedNews(result, start, end, now, seeds, aliases)
 
-    extracted = NewsResult.combine([_run(extract_news, s, start, end) for s in sources])
-    raw = extracted.frame
+
+def load_news(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    fetched: FetchedNews,
+    *,
+    securities: pl.DataFrame,
+    events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    day0: pl.DataFrame,
+) -> dict[str, int]:
+    """Land, clean, deduplicate, tag, score, validate and load fetched news; detect events;
+    rebuild the news marts.
+
+    Runs on ``con`` without committing (call it inside ``load.transaction``). ``events`` is
+    the EVENTS contract (core.dim_event), ``sessions``/``day0`` as the flow builds them
+    (``transforms.calendar``). Returns counts keyed ``news.<stage>`` and ``marts.<table>``.
+    """
+    raw, start, now = fetched.result.frame, fetched.start, fetched.now
     counts = {
         "news.extracted": raw.height,
         "news.raw_landed": news_load.land_raw_news(con, raw, run_id),
-        "news.channels_failed": extracted.status.filter(pl.col("status") == "error").height,
+        "news.channels_failed": fetched.result.status.filter(pl.col("status") == "error").height,
     }
     load.append(con, "audit.news_fetch_status",
-                extracted.status.with_columns(run_id=pl.lit(run_id)))
+                fetched.result.status.with_columns(run_id=pl.lit(run_id)))
 
     oldest = raw["published_at"].min() if raw.height else None
     since = (oldest - DEDUPE_LOOKBACK) if isinstance(oldest, datetime) else start
     known = news_load.read_known_news(con, min(since, start - DEDUPE_LOOKBACK))
-    stories, carriers = _run(transform_news, raw, known, scorer)
+    stories, carriers = _run(transform_news, raw, known, sentiment.default_scorer())
     outcome = _run(validate_stories, stories, now)
     good = outcome.good
     good_ids = good["news_id"].to_list()
-    tags = _run(tag_stories, good, aliases, securities["ticker"].to_list())
+    tags = _run(tag_stories, good, fetched.aliases, securities["ticker"].to_list())
 
     merged = news_load.upsert_news(con, good, run_id, now)
     counts |= {
@@ -267,8 +292,8 @@ def refresh_news(
                 outcome.results.with_columns(run_id=pl.lit(run_id)))
 
     all_news, all_tags = news_load.read_news_for_marts(con)
-    detected = _run(detect_new_events, read_news_for_detection(con), all_tags, events, aliases,
-                    lab_channels(seeds))
+    detected = _run(detect_new_events, read_news_for_detection(con), all_tags, events,
+                    fetched.aliases, lab_channels(fetched.seeds))
     counts["events.detected"] = store_detected_events(con, detected)
     study_events = pl.concat([events.select(*EVENTS), detected.select(*EVENTS)])
     study_day0 = pl.concat([day0, calendar.event_day0(detected.select(*EVENTS), sessions)])
@@ -279,6 +304,24 @@ def refresh_news(
     for table, frame in marts.items():
         counts[table] = load.replace_table(con, table, frame)
     return counts
+
+
+def refresh_news(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    options: NewsOptions | None = None,
+    *,
+    securities: pl.DataFrame,
+    events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    day0: pl.DataFrame,
+    sources: list[NewsSource] | None = None,
+) -> dict[str, int]:
+    """:func:`fetch_news` then :func:`load_news` (tests and scripts; the flows fetch before
+    their transaction and load inside it)."""
+    fetched = fetch_news(options, securities=securities, events=events, sources=sources)
+    return load_news(con, run_id, fetched, securities=securities, events=events,
+                     sessions=sessions, day0=day0)
 
 
 # --------------------------------------------------------------------------- detected events
@@ -412,6 +455,6 @@ def sentiment_labels(scores: list[float]) -> list[str]:
     return sentiment.label(pl.Series(scores, dtype=pl.Float64), scorer.band).to_list()
 
 
-__all__ = ["NewsOptions", "ReactionInputs", "make_news_sources", "reaction_inputs",
-           "read_attention", "read_detected_events", "refresh_news", "score_headlines",
-           "sentiment_labels", "store_detected_events"]
+__all__ = ["FetchedNews", "NewsOptions", "ReactionInputs", "fetch_news", "load_news",
+           "make_news_sources", "reaction_inputs", "read_attention", "read_detected_events",
+           "refresh_news", "score_headlines", "sentiment_labels", "store_detected_events"]

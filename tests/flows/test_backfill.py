@@ -176,7 +176,7 @@ def test_interrupted_backfill_resumes_where_it_stopped(tmp_path, monkeypatch):
 
     # the third chunk's load dies: two chunks are committed, the run is recorded as failed
     path = str(tmp_path / "w.duckdb")
-    real_load, calls = bf.load_chunk, []
+    real_load, calls = bf.load_batch, []
 
     def dying_load(con, run_id, result):
         calls.append(run_id)
@@ -184,10 +184,10 @@ def test_interrupted_backfill_resumes_where_it_stopped(tmp_path, monkeypatch):
             raise RuntimeError("killed mid-backfill")
         return real_load(con, run_id, result)
 
-    monkeypatch.setattr(bf, "load_chunk", dying_load)
+    monkeypatch.setattr(bf, "load_batch", dying_load)
     with pytest.raises(RuntimeError, match="killed mid-backfill"):
         bf.backfill(tickers=TICKERS, source="demo", warehouse=path, **RANGE, **CHUNKING)
-    monkeypatch.setattr(bf, "load_chunk", real_load)
+    monkeypatch.setattr(bf, "load_batch", real_load)
     con = connect_read_only(path)
     status, error = con.execute(
         "SELECT status, error FROM audit.etl_run WHERE flow = 'backfill'").fetchall()[0]

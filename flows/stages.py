@@ -1,0 +1,327 @@
+"""The stages every loading flow shares: the daily run, the backfill and the quarantine replay.
+
+One place for each step, so the flows cannot drift apart:
+
+- :func:`prepare_reference` reads the seeds, refuses a bad one (the seed suites), and builds
+  every venue's sessions and each event's day 0.
+- :func:`stage_batch` extracts, conforms and validates prices, share counts and FX. It touches
+  no warehouse: it runs on any task runner (a thread, a Dask worker) and returns a
+  :class:`Batch` for the single writer.
+- :func:`load_batch` lands a batch: raw versions, core MERGE, quarantine, reference data,
+  extract status and validation results (inside the caller's transaction).
+- :func:`refresh_derived` rebuilds what is derived from the whole core history: dimensions,
+  news (when the run fetched some), event day 0s, the gap report and every mart with its
+  checks. A mart that fails its suite raises: the caller's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from contracts import ContractError
+from expectations.events import seed_refusal, validate_events, validate_universe
+from expectations.marts import raise_on_rejected, validate_marts
+from expectations.prices import gap_report, validate_gaps, validate_prices
+from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
+from expectations.runner import ValidationOutcome
+from flows.faults import checkpoint
+from flows.news_tasks import FetchedNews, load_news, reaction_inputs, read_detected_events
+from flows.sources import make_reference_source, make_source
+from sources.base import ExtractResult
+from sources.reference import SHARE_KINDS
+from transforms import calendar, detection, prices
+from transforms.event_study import EventStudyConfig
+from transforms.reactions import build_reaction_marts
+from warehouse import load, seeds
+
+#: Sessions are built from this date (or a backfill's start, if earlier).
+SESSIONS_FROM = date(2016, 1, 1)
+#: Sessions are built this far past the run's end (event windows reach into the future).
+SESSIONS_AHEAD = timedelta(days=45)
+#: Share counts are stepwise and reported quarterly: fetch far enough back to have one in force.
+SHARES_LOOKBACK_DAYS = 400
+FX_LOOKBACK_DAYS = 10
+MODELS = ("market", "market_adjusted", "mean_adjusted")
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC start time plus a random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+# --------------------------------------------------------------------------- reference
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Which source to read, as plain values: sources hold sessions and HTTP state, so each
+    worker builds its own from this rather than receiving one."""
+
+    name: str
+    snapshot_dir: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Seeds, sessions and day 0s: built once per run and shipped to the workers.
+
+    ``checks``: the seed suites' outcomes (recorded with the run; never shipped to workers).
+    """
+
+    securities: pl.DataFrame
+    events: pl.DataFrame
+    sessions: pl.DataFrame
+    day0: pl.DataFrame
+    checks: tuple[ValidationOutcome, ...] = field(default=(), repr=False)
+
+    def source(self, spec: SourceSpec):
+        """The price source."""
+        return make_source(
+            spec.name, securities=self.securities, sessions=self.sessions, day0=self.day0,
+            events=self.events, snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None,
+            seed=spec.seed,
+        )
+
+    def reference_source(self, spec: SourceSpec):
+        """The shares-outstanding and FX source (value moved)."""
+        return make_reference_source(
+            spec.name, securities=self.securities,
+            snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None, seed=spec.seed,
+        )
+
+    def portable(self) -> Reference:
+        """Without the GX results (what a task on another process needs)."""
+        return dataclasses.replace(self, checks=())
+
+
+def prepare_reference(end: date, start: date = SESSIONS_FROM) -> Reference:
+    """Read and check the seeds, then build sessions of every venue and each event's day 0.
+
+    A seed that fails its suite stops the run with one line naming the file, the row and the
+    rules it broke (a curated file is fixed, not quarantined).
+    """
+    universe, catalog = seeds.read_universe(), seeds.read_events()
+    checks = (validate_universe(universe), validate_events(catalog))
+    for check, name in zip(checks, ("universe.csv", "events.csv"), strict=True):
+        refusal = seed_refusal(check, str(seeds.seed_path(name)))
+        if refusal:
+            raise ContractError(refusal)
+    events = calendar.events_to_core(catalog)
+    sessions = calendar.exchange_sessions(
+        universe["exchange_mic"].unique().to_list(), min(start, SESSIONS_FROM), end + SESSIONS_AHEAD
+    )
+    return Reference(universe, events, sessions, calendar.event_day0(events, sessions), checks)
+
+
+def select_tickers(requested: list[str] | None, securities: pl.DataFrame, source) -> list[str]:
+    """The universe (or the requested subset of it, in universe order), limited to what a
+    recording holds."""
+    universe = securities["ticker"].to_list()
+    if requested:
+        unknown = sorted(set(requested) - set(universe))
+        if unknown:
+            raise ContractError(
+                f"unknown ticker(s) {', '.join(unknown)}: not in warehouse/seeds/universe.csv"
+            )
+        return [t for t in universe if t in set(requested)]
+    if hasattr(source, "available"):  # a recording holds only some of the universe
+        have = set(source.available())
+        return [t for t in universe if t in have]
+    return universe
+
+
+# --------------------------------------------------------------------------- a batch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Extracted, conformed and validated data, ready for :func:`load_batch`.
+
+    ``raw``/``status``: prices as fetched (RAW_PRICES) and one status row per ticker;
+    ``outcomes``: the prices, shares and FX suites (good and rejected rows, results);
+    ``shares``/``fx``: the good rows in their core contracts; ``reference_status``: per
+    ticker and currency.
+    """
+
+    raw: pl.DataFrame
+    status: pl.DataFrame
+    prices: ValidationOutcome
+    shares_check: ValidationOutcome
+    fx_check: ValidationOutcome
+    shares: pl.DataFrame
+    fx: pl.DataFrame
+    reference_status: pl.DataFrame
+
+    @property
+    def outcomes(self) -> list[ValidationOutcome]:
+        return [self.prices, self.shares_check, self.fx_check]
+
+    def failed_tickers(self) -> list[str]:
+        """A price that did not arrive makes a run partial; for reference data only errors do
+        (a recording may simply hold no share counts)."""
+        return (self.status.filter(pl.col("status") != "ok")["ticker"].to_list()
+                + self.reference_status.filter(pl.col("status") == "error")["ticker"].to_list())
+
+    def portable(self) -> Batch:
+        """Without GX's own result objects (what a Dask worker sends back)."""
+        return dataclasses.replace(
+            self, **{name: dataclasses.replace(getattr(self, name), gx_result=None)
+                     for name in ("prices", "shares_check", "fx_check")}
+        )
+
+
+def _fetch_by_start(source, starts: dict[str, date], end: date, lead_in: timedelta
+                    ) -> ExtractResult:
+    """One fetch per distinct start: tickers that share a start are fetched together."""
+    groups: dict[date, list[str]] = {}
+    for ticker, start in starts.items():
+        groups.setdefault(start, []).append(ticker)
+    results = [source.prices(group, start - lead_in, end)
+               for start, group in sorted(groups.items())] or [source.prices([], end, end)]
+    return ExtractResult(frame=pl.concat([r.frame for r in results]),
+                         status=pl.concat([r.status for r in results]))
+
+
+def _in_batch(frame: pl.DataFrame, starts: pl.DataFrame) -> pl.Series:
+    """True for rows on or after their ticker's start; a ticker nobody asked for is kept (the
+    suite judges it), never dropped here."""
+    return (
+        frame.select("ticker", "session_date")
+        .join(starts, on="ticker", how="left", maintain_order="left")
+        .select((pl.col("session_date") >= pl.col("_start")).fill_null(True))
+        .to_series()
+    )
+
+
+def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date], end: date,
+                *, context: pl.DataFrame | None = None, lead_in_days: int = 0) -> Batch:
+    """Extract, conform and validate prices from each ticker's start to ``end``, and the share
+    counts and FX that value them. Touches no warehouse.
+
+    ``context``: loaded prices (ticker, session_date, close, adj_close), the previous session
+    of each ticker's first row. ``lead_in_days``: the days before each start are fetched too,
+    as context only (never loaded), so a batch does not depend on what was loaded before it.
+    """
+    extracted = _fetch_by_start(source, starts, end, timedelta(days=lead_in_days))
+    start_of = pl.DataFrame({"ticker": list(starts), "_start": list(starts.values())},
+                            schema={"ticker": pl.String, "_start": pl.Date})
+    raw = extracted.frame.filter(_in_batch(extracted.frame, start_of))
+    core = prices.to_core(extracted.frame, ref.securities, ref.sessions)
+    inside = _in_batch(core, start_of)
+    lead = core.filter(~inside).select("ticker", "session_date", "close", "adj_close")
+    if context is not None:
+        lead = pl.concat([context.select(lead.columns).cast(lead.schema), lead])
+    checked = validate_prices(core.filter(inside), context=lead if lead.height else None)
+
+    tickers = list(starts)
+    first = min(starts.values(), default=end)
+    wanted = ref.securities.filter(pl.col("ticker").is_in(tickers))
+    share_tickers = wanted.filter(pl.col("kind").is_in(SHARE_KINDS))["ticker"].to_list()
+    currencies = sorted(set(wanted["currency"]) - {"USD"})
+    shares = reference_source.shares(share_tickers, first - timedelta(SHARES_LOOKBACK_DAYS), end)
+    fx = reference_source.fx(currencies, first - timedelta(FX_LOOKBACK_DAYS), end)
+    shares_check, fx_check = validate_shares(shares.frame), validate_fx(fx.frame)
+    return Batch(
+        raw=raw, status=extracted.status, prices=checked,
+        shares_check=shares_check, fx_check=fx_check,
+        shares=shares_to_core(shares_check.good), fx=fx_to_core(fx_check.good),
+        reference_status=pl.concat([shares.status, fx.status]),
+    )
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: Batch) -> dict[str, int]:
+    """Land raw prices, MERGE good rows into core, quarantine the rest, upsert share counts and
+    FX, append extract status and the batch's validation results. Inside the caller's
+    transaction. Returns counts keyed ``<dataset>.<stage>``."""
+    counts = {
+        "prices.extracted": batch.raw.height,
+        "prices.raw_landed": load.land_raw_prices(con, batch.raw, run_id),
+    }
+    checkpoint("after_raw")
+    merged = load.upsert_prices(con, batch.prices.good.drop("is_exchange_session"), run_id)
+    counts |= {"prices.inserted": merged["inserted"], "prices.updated": merged["updated"]}
+    counts["prices.quarantined"] = load.quarantine(
+        con, batch.prices.rejected, "prices", ["ticker", "session_date"], run_id
+    )
+    for name, good, check, key, upsert in (
+        ("shares", batch.shares, batch.shares_check, ["ticker", "as_of_date"],
+         load.upsert_shares),
+        ("fx", batch.fx, batch.fx_check, ["currency", "session_date"], load.upsert_fx),
+    ):
+        merged = upsert(con, good, run_id)
+        counts |= {f"{name}.inserted": merged["inserted"], f"{name}.updated": merged["updated"]}
+        counts[f"{name}.quarantined"] = load.quarantine(con, check.rejected, name, key, run_id)
+    statuses = pl.concat([batch.status, batch.reference_status])
+    load.append(con, "audit.extract_status", statuses.with_columns(run_id=pl.lit(run_id)))
+    record_outcomes(con, run_id, batch.outcomes)
+    return counts
+
+
+# --------------------------------------------------------------------------- derived
+
+
+def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference, model: str,
+                    tickers: list[str], news: FetchedNews | None = None
+                    ) -> tuple[dict[str, int], list[ValidationOutcome]]:
+    """Rebuild dimensions, news (if ``news`` was fetched), day 0s, the gap report of
+    ``tickers`` and every mart from the whole core history; record the checks. Inside the
+    caller's transaction. Returns (rows per table, the gap and mart outcomes)."""
+    if model not in MODELS:
+        raise ContractError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
+    counts: dict[str, int] = {}
+    load.replace_table(con, "core.dim_security", ref.securities)
+    load.replace_table(con, "core.dim_event",
+                       detection.dim_event_rows(ref.events, read_detected_events(con)))
+    load.replace_table(con, "core.dim_session", ref.sessions)
+    if news is not None:  # before the marts: news gives the attention anchor
+        counts |= load_news(con, run_id, news, securities=ref.securities, events=ref.events,
+                            sessions=ref.sessions, day0=ref.day0)
+    study = reaction_inputs(con, ref.events, ref.sessions, ref.day0)
+    load.replace_table(con, "core.fact_event_day0", study.day0.drop("day0_idx"))
+    history = load.read_prices(con)
+    gaps = gap_report(history.filter(pl.col("ticker").is_in(tickers)), ref.sessions,
+                      ref.securities)
+    load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
+    config = EventStudyConfig(model=model)
+    marts = build_reaction_marts(
+        history, ref.securities, ref.sessions, study.day0, study.events, config,
+        shares=load.read_shares(con), fx=load.read_fx(con), attention=study.attention,
+    )
+    checks = [validate_gaps(gaps), *validate_marts(marts, config.window)]
+    raise_on_rejected(checks[1:])  # a mart failure is a bug: roll the run back
+    for table, frame in marts.items():
+        counts[table] = load.replace_table(con, table, frame)
+        checkpoint("during_marts")
+    record_outcomes(con, run_id, checks)
+    return counts, checks
+
+
+def record_outcomes(con: duckdb.DuckDBPyConnection, run_id: str,
+                    outcomes: list[ValidationOutcome] | tuple[ValidationOutcome, ...]) -> None:
+    """Every rule's result of every suite, in audit.validation_result."""
+    for checked in outcomes:
+        load.append(con, "audit.validation_result",
+                    checked.results.with_columns(run_id=pl.lit(run_id)))
+
+
+def record_counts(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str, int]) -> None:
+    """Counts as audit.etl_run_count rows: 'prices.inserted' -> (prices, inserted); a table
+    name -> (table, built)."""
+    rows = []
+    for name, n in counts.items():
+        if name.startswith(("marts.", "core.")):
+            dataset, stage = name, "built"
+        else:
+            dataset, _, stage = name.rpartition(".")
+        rows.append({"run_id": run_id, "dataset": dataset, "stage": stage, "rows": n})
+    load.append(con, "audit.etl_run_count", pl.DataFrame(
+        rows, schema={"run_id": pl.String, "dataset": pl.String, "stage": pl.String,
+                      "rows": pl.Int64}))
