@@ -180,6 +180,11 @@ def status(
         print_frame(report.freshness, Format.table,
                     title=f"Freshness as of {report.as_of:%Y-%m-%d %H:%M %Z} — data due at "
                           f"{report.due:%Y-%m-%d %H:%M %Z}, schedule {report.schedule}")
+        if report.news.height:
+            print_frame(report.news.with_columns(
+                pl.col(c).dt.strftime("%Y-%m-%d %H:%M")
+                for c in ("last_ok", "last_attempt", "newest_story")
+            ), Format.table, title="News sources")
         if report.runs.height:
             print_frame(report.runs.with_columns(
                 pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S"),
@@ -189,11 +194,12 @@ def status(
         if report.quarantine.height:
             print_frame(report.quarantine, Format.table, title="Quarantine")
         if report.stale:
-            venues = report.stale_venues()
-            out.print(f"[bold red]STALE[/]: {', '.join(venues) if venues else 'nothing loaded'}",
+            behind = report.stale_venues() + report.stale_news()
+            out.print(f"[bold red]STALE[/]: {', '.join(behind) if behind else 'nothing loaded'}",
                       highlight=False)
         else:
-            out.print("[bold green]fresh[/]: every venue has its expected session", highlight=False)
+            out.print("[bold green]fresh[/]: every venue has its expected session and every news "
+                      "source was fetched", highlight=False)
     if report.stale:
         raise typer.Exit(code=1)
 

@@ -17,9 +17,10 @@ all in one transaction, under its own ``audit.etl_run`` row (flow ``quarantine-r
   infinity as null, so its original values cannot be re-checked (see docs/guarantees.md).
 
 Prices are re-conformed with the current seeds and exchange calendars (``is_exchange_session``
-and ``currency`` are recomputed), so a calendar or security-master fix is picked up. Replay
-does not rebuild the marts by itself: pass ``rebuild_marts`` (the flow's mart step) to
-:func:`replay_quarantine`, else they are rebuilt by the next run.
+and ``currency`` are recomputed), so a calendar or security-master fix is picked up. When a
+row was replayed, the marts are rebuilt in the same transaction by the runs' own step
+(``flows.stages.refresh_derived``, with the model of the last run that built them), so the
+warehouse never holds replayed prices next to marts that ignore them.
 
 The lead registers the sub-app: ``app.add_typer(quarantine_app, name="quarantine")``.
 """
@@ -137,14 +138,15 @@ def replay_quarantine(
     warehouse: str | None = None,
     datasets: Sequence[str] | None = None,
     *,
-    rebuild_marts: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+    rebuild_marts: Callable[[duckdb.DuckDBPyConnection, str], object] | None = None,
     today: date | None = None,
 ) -> ReplaySummary:
     """Re-validate open quarantined rows with the current suites and load those that pass.
 
     ``datasets``: default every dataset in :data:`DATASETS`; an unknown name is a
-    ``ContractError``. ``rebuild_marts(con)`` (optional) runs inside the transaction after
-    the loads. The whole replay commits or rolls back as one; its audit.etl_run row says
+    ``ContractError``. ``rebuild_marts(con, run_id)`` runs inside the transaction after the
+    loads when a row was replayed (default: :func:`rebuild_derived`; tests pass their own).
+    The whole replay commits or rolls back as one; its audit.etl_run row says
     ``success`` or ``failed`` and why.
     """
     from contracts import ContractError
@@ -175,10 +177,10 @@ def replay_quarantine(
                                                        context)
                     summary.counts[name] = counts
                     still.append(rejected)
-                if rebuild_marts is not None and any(
+                if any(
                     c["replayed"] for c in summary.counts.values()
                 ):
-                    rebuild_marts(con)
+                    (rebuild_marts or rebuild_derived(context.today))(con, run_id)
                     summary.marts_rebuilt = True
                 load.append(con, "audit.etl_run_count", _count_rows(run_id, summary.counts))
             summary.still_rejected = pl.concat(still)
@@ -190,6 +192,21 @@ def replay_quarantine(
     finally:
         con.close()
     return summary
+
+
+def rebuild_derived(today: date) -> Callable[[duckdb.DuckDBPyConnection, str], object]:
+    """The runs' derived step (dimensions, gap report, every mart and its checks) for the
+    whole universe, with the model of the last run that built the marts."""
+
+    def rebuild(con: duckdb.DuckDBPyConnection, run_id: str) -> object:
+        from flows.stages import prepare_reference, refresh_derived
+        from warehouse.status import last_model
+
+        ref = prepare_reference(today)
+        return refresh_derived(con, run_id, ref, last_model(con),
+                               ref.securities["ticker"].to_list())
+
+    return rebuild
 
 
 class _Context:
@@ -437,5 +454,5 @@ def replay_command(
                   highlight=False)
     if summary.still_rejected is not None and summary.still_rejected.height:
         print_frame(summary.still_rejected, Format.table, title="still rejected (left open)")
-    if any(c["replayed"] for c in summary.counts.values()) and not summary.marts_rebuilt:
-        out.print("marts not rebuilt: the next `aftershock run` rebuilds them", highlight=False)
+    if summary.marts_rebuilt:
+        out.print("marts rebuilt with the replayed rows", highlight=False)

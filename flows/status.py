@@ -8,7 +8,14 @@ venue look stale, and a venue that traded while the others were closed does.
 
 A venue is ``stale`` when its newest loaded session is older than the one expected; tickers
 lagging behind a fresh venue are listed but do not make it stale (the run that left them behind
-ended ``partial`` and says why in ``audit.extract_status``).
+ended ``partial`` and says why in ``audit.extract_status``). Datasets: ``prices`` (one item per
+ticker) and ``fx`` (one item per currency a venue's listings quote in: a JPY rate is due for
+every Tokyo session).
+
+News has no sessions: a news source is ``stale`` when no run fetched it successfully in the
+``NEWS_MAX_AGE`` before the data was due (channels that failed in its last fetch are listed,
+like lagging tickers). Only sources that were ever fetched are judged (a snapshot run reads
+none).
 """
 
 from __future__ import annotations
@@ -27,6 +34,19 @@ DEFAULT_CRON = "30 22 * * 1-5"
 DEFAULT_TIMEZONE = "UTC"
 #: How long a scheduled run may take before its data counts as late.
 DEFAULT_GRACE = timedelta(hours=1)
+#: A news source is fresh when a run fetched it successfully within this before the due time.
+NEWS_MAX_AGE = timedelta(hours=24)
+
+NEWS_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "last_ok": pl.Datetime("us", "UTC"),
+    "last_attempt": pl.Datetime("us", "UTC"),
+    "channels": pl.Int64(),
+    "channels_failed": pl.Int64(),
+    "failed_channels": pl.String(),
+    "newest_story": pl.Datetime("us", "UTC"),
+    "state": pl.String(),
+}
 
 FRESHNESS_SCHEMA: dict[str, pl.DataType] = {
     "dataset": pl.String(),
@@ -145,6 +165,25 @@ def freshness(marks: pl.DataFrame, expected: pl.DataFrame,
     )
 
 
+def news_freshness(fetches: pl.DataFrame, due: datetime,
+                   max_age: timedelta = NEWS_MAX_AGE) -> pl.DataFrame:
+    """Per news source: ``fresh`` when its last successful fetch is at most ``max_age`` older
+    than ``due``, else ``stale``. Pure: ``fetches`` is :func:`warehouse.status.news_fetches`."""
+    if fetches.height == 0:
+        return pl.DataFrame(schema=NEWS_SCHEMA)
+    instants = ("last_ok", "last_attempt", "newest_story")
+    frame = fetches.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.cast_time_unit("us") for c in instants
+    )
+    fresh = pl.col("last_ok").is_not_null() & (pl.col("last_ok") >= due.astimezone(UTC) - max_age)
+    return (
+        frame.with_columns(state=pl.when(fresh).then(pl.lit("fresh")).otherwise(pl.lit("stale")))
+        .select(list(NEWS_SCHEMA))
+        .cast(NEWS_SCHEMA)  # type: ignore[arg-type]
+        .sort("source")
+    )
+
+
 @dataclass
 class StatusReport:
     """What `aftershock status` prints (and returns as JSON)."""
@@ -155,16 +194,20 @@ class StatusReport:
     freshness: pl.DataFrame
     runs: pl.DataFrame = field(default_factory=pl.DataFrame)
     quarantine: pl.DataFrame = field(default_factory=pl.DataFrame)
+    news: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NEWS_SCHEMA))
 
     @property
     def stale(self) -> bool:
-        """True when a venue is behind, or when nothing at all is loaded."""
+        """True when a venue or a news source is behind, or when nothing at all is loaded."""
         states = self.freshness["state"].to_list()
-        return "stale" in states or "fresh" not in states
+        return "stale" in states or "fresh" not in states or bool(self.stale_news())
 
     def stale_venues(self) -> list[str]:
         rows = self.freshness.filter(pl.col("state") == "stale")
         return [f"{r['dataset']}/{r['exchange_mic']}" for r in rows.iter_rows(named=True)]
+
+    def stale_news(self) -> list[str]:
+        return [f"news/{s}" for s in self.news.filter(pl.col("state") == "stale")["source"]]
 
     def to_json(self) -> dict:
         return {
@@ -173,7 +216,9 @@ class StatusReport:
             "schedule": self.schedule,
             "stale": self.stale,
             "stale_venues": self.stale_venues(),
+            "stale_news": self.stale_news(),
             "freshness": self.freshness.to_dicts(),
+            "news": self.news.to_dicts(),
             "runs": self.runs.to_dicts(),
             "quarantine": self.quarantine.to_dicts(),
         }
@@ -209,4 +254,5 @@ def build_report(
         freshness=freshness(marks, expected, sessions),
         runs=sql.last_runs(con, runs),
         quarantine=sql.open_quarantine(con),
+        news=news_freshness(sql.news_fetches(con), due),
     )

@@ -24,7 +24,44 @@ WATERMARK_SQL: dict[str, str] = {
         LEFT JOIN core.fact_price_daily p USING (ticker)
         GROUP BY ALL
     """,
+    # FX is due wherever a listing quotes in the currency: one item per (venue, currency)
+    "fx": """
+        SELECT 'fx' AS dataset, s.exchange_mic, s.currency AS item,
+               max(f.session_date) AS last_session
+        FROM (SELECT DISTINCT exchange_mic, currency FROM core.dim_security
+              WHERE currency <> 'USD') s
+        LEFT JOIN core.fact_fx_daily f USING (currency)
+        GROUP BY ALL
+    """,
 }
+
+#: Per news source: its last fetch attempt, its last successful one (``ok`` or ``empty``:
+#: the source answered), the channels of the last attempt and how many failed, and the newest
+#: story it has given.
+NEWS_FETCHES_SQL = """
+WITH fetches AS (
+    SELECT f.source, f.channel, f.status, r.started_at
+    FROM audit.news_fetch_status f JOIN audit.etl_run r USING (run_id)
+), latest AS (
+    SELECT source, max(started_at) AS last_attempt FROM fetches GROUP BY source
+), newest AS (
+    SELECT s.source, max(f.published_at) AS newest_story
+    FROM core.news_source s JOIN core.fact_news f USING (news_id) GROUP BY s.source
+)
+SELECT l.source, l.last_attempt,
+       max(f.started_at) FILTER (WHERE f.status <> 'error') AS last_ok,
+       count(DISTINCT f.channel) FILTER (WHERE f.started_at = l.last_attempt) AS channels,
+       count(DISTINCT f.channel)
+           FILTER (WHERE f.started_at = l.last_attempt AND f.status = 'error') AS channels_failed,
+       string_agg(DISTINCT f.channel, ', ' ORDER BY f.channel)
+           FILTER (WHERE f.started_at = l.last_attempt AND f.status = 'error') AS failed_channels,
+       n.newest_story
+FROM latest l
+JOIN fetches f USING (source)
+LEFT JOIN newest n USING (source)
+GROUP BY ALL
+ORDER BY l.source
+"""
 
 
 def watermarks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -37,6 +74,21 @@ def watermarks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
               "last_session": pl.Date}
     frames = [f.cast(schema) for f in frames if f.height]  # type: ignore[arg-type]
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def news_fetches(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row per news source that was ever fetched (see :data:`NEWS_FETCHES_SQL`)."""
+    return query_frame(con, NEWS_FETCHES_SQL)
+
+
+def last_model(con: duckdb.DuckDBPyConnection, default: str = "market") -> str:
+    """The event-study model of the newest run that built the marts (daily run or backfill)."""
+    rows = con.execute(
+        "SELECT params->>'model' FROM audit.etl_run "
+        "WHERE flow IN ('daily-refresh', 'backfill') AND status IN ('success', 'partial') "
+        "ORDER BY started_at DESC LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][0] else default
 
 
 def price_coverage(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pl.DataFrame:

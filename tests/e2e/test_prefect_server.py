@@ -216,6 +216,14 @@ def test_scheduled_run_fires_completes_and_updates_the_warehouse(served, client)
     assert [t for t, _ in rows] == ["NVDA", "^GSPC"] and all(n > 1000 for _, n in rows)
     assert ("daily-refresh", "success") in runs
 
+    artifacts = client.read_artifacts(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[done[0].id])))
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) >= {"daily-refresh-run-summary", "daily-refresh-new-reactions"}
+    summary = by_key["daily-refresh-run-summary"].data
+    assert "success" in summary and "| prices |" in summary  # rows per dataset
+    assert "Expectations met" in summary and "Top " in summary and "| NVDA |" in summary
+
 
 def test_backfill_through_the_api_with_parameters(served, client):
     back = deployment(client, "backfill/backfill", served)

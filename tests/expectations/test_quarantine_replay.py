@@ -157,6 +157,22 @@ def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
     assert after[D(2025, 1, 23)] == (143.0, summary.run_id)
     assert after[D(2025, 1, 29)] == (123.0, summary.run_id)  # the newer quarantined copy
     assert after[D(2025, 1, 28)] == before[D(2025, 1, 28)] == (128.0, "r2")  # not overwritten
+    # the runs' derived step ran in the replay's transaction, over the replayed rows
+    assert summary.marts_rebuilt
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        gaps = con.execute("SELECT first_session, last_session, present FROM audit.gap_report "
+                           "WHERE run_id = ? AND ticker = 'NVDA'", [summary.run_id]).fetchall()
+        suites = {r[0] for r in con.execute(
+            "SELECT DISTINCT suite FROM audit.validation_result WHERE run_id = ?",
+            [summary.run_id]).fetchall()}
+        securities = con.execute("SELECT count(*) FROM core.dim_security").fetchall()[0][0]
+    finally:
+        con.close()
+    loaded = sorted(after)
+    assert gaps == [(loaded[0], loaded[-1], len(loaded))]
+    assert {"price_gaps", "mart_event_reaction", "mart_event_window"} <= suites, suites
+    assert securities == 80
     for day in (D(2025, 1, 21), D(2025, 1, 22)):
         assert after[day] == before[day]  # no good row touched
     assert D(2025, 1, 24) not in after and D(2025, 1, 27) not in after
@@ -181,9 +197,12 @@ def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
         assert run == [("quarantine-replay", "quarantine", "success")]
         results = query_frame(
             con, "SELECT expectation, unexpected_count FROM audit.validation_result "
-            "WHERE run_id = ? AND NOT success", [rid]
+            "WHERE run_id = ? AND NOT success ORDER BY expectation", [rid]
         ).to_dicts()
-        assert results == [{"expectation": "close_above_high", "unexpected_count": 1}]
+        assert results == [  # the replayed suite, then the rebuilt gap report (24, 27 absent)
+            {"expectation": "close_above_high", "unexpected_count": 1},
+            {"expectation": "missing_sessions", "unexpected_count": 1},
+        ]
         counted = dict(con.execute(
             "SELECT stage, rows FROM audit.etl_run_count WHERE run_id = ? "
             "AND dataset = 'quarantine.prices'", [rid]).fetchall())
@@ -236,7 +255,7 @@ def test_replay_of_reference_data(tmp_path):
 def test_a_failed_replay_rolls_back_and_says_why(warehouse):
     before = (_core(warehouse), _quarantine(warehouse))
 
-    def broken(con):
+    def broken(con, run_id):
         raise RuntimeError("mart step exploded")
 
     with pytest.raises(RuntimeError, match="mart step exploded"):

@@ -157,3 +157,24 @@ def test_failure_hook_notifies_with_the_flow_run(hook, monkeypatch):
         on_flow_failure(daily, SimpleNamespace(name="r", id=uuid4(),
                                                parameters={"options": options}), state)
     assert [b["aftershock"]["warehouse"] for b in hook.received[1:]] == ["d.duckdb"] * 2
+
+
+def test_daily_run_failing_before_the_warehouse_opens_notifies_once(hook, tmp_path):
+    """The daily flow carries the hooks: a run that cannot even start (here: a snapshot
+    folder that does not exist) is reported, with the error, exactly once."""
+    from flows.daily_refresh import RunOptions, daily_refresh
+    from flows.notify import on_flow_failure
+    from sources.base import SourceError
+
+    assert on_flow_failure in daily_refresh.on_failure_hooks
+    assert on_flow_failure in daily_refresh.on_crashed_hooks
+    warehouse = tmp_path / "w.duckdb"
+    options = RunOptions(source="snapshot", snapshot_dir=str(tmp_path / "missing"),
+                         warehouse=str(warehouse), notify=hook.url, news=False, publish=False)
+    with pytest.raises(SourceError, match="missing"):
+        daily_refresh(options)
+    assert len(hook.received) == 1
+    machine = hook.received[0]["aftershock"]
+    assert (machine["flow"], machine["status"]) == ("daily-refresh", "failed")
+    assert "missing" in machine["error"] and machine["warehouse"] == str(warehouse)
+    assert not warehouse.exists()  # it failed before opening the warehouse

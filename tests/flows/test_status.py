@@ -196,6 +196,75 @@ def test_last_runs_and_open_quarantine(tmp_path):
     assert q["open_reasons"] == "close_null 1, volume_null 1"
 
 
+# --------------------------------------------------------------------------- FX and news
+
+
+def test_fx_is_due_for_every_session_of_a_venue_quoting_in_the_currency(tmp_path):
+    path = make_warehouse(tmp_path / "w.duckdb", CURRENT)
+    con = connect(path)
+    con.execute("UPDATE core.dim_security SET currency = 'JPY' WHERE ticker = '8035.T'")
+    con.execute("UPDATE core.dim_security SET currency = 'KRW' WHERE ticker = '005930.KS'")
+    for day in (date(2025, 1, 23), date(2025, 1, 24)):  # a JPY rate up to Friday only
+        con.execute("INSERT INTO core.fact_fx_daily VALUES ('JPY', ?, 0.0064, 'demo', 'r1')",
+                    [day])
+    con.execute("INSERT INTO core.fact_fx_daily VALUES ('KRW', '2025-01-24', 0.0007, 'demo', "
+                "'r1')")
+    con.close()
+    report = report_for(path)
+    fx = {r["exchange_mic"]: r for r in report.freshness.filter(
+        pl.col("dataset") == "fx").iter_rows(named=True)}
+    assert set(fx) == {"XTKS", "XKRX"}  # USD listings need no rate
+    assert fx["XTKS"]["state"] == "stale" and fx["XTKS"]["expected"] == date(2025, 1, 27)
+    assert fx["XTKS"]["last_loaded"] == date(2025, 1, 24) and fx["XTKS"]["sessions_behind"] == 1
+    assert fx["XKRX"]["state"] == "fresh"  # Seoul closed for Lunar New Year: Friday's rate
+    assert report.stale and report.stale_venues() == ["fx/XTKS"]
+
+
+def add_news_fetches(path, fetches: list[tuple[str, str, str, str, str]]) -> None:
+    """(run_id, started_at, source, channel, status) rows of audit.news_fetch_status."""
+    con = connect(path)
+    for run_id, started, source, channel, status in fetches:
+        con.execute(
+            "INSERT INTO audit.etl_run (run_id, flow, source, started_at, finished_at, status) "
+            "SELECT ?, 'daily-refresh', 'yahoo', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, 'success' "
+            "WHERE NOT EXISTS (SELECT 1 FROM audit.etl_run WHERE run_id = ?)",
+            [run_id, started, started, run_id],
+        )
+        con.execute("INSERT INTO audit.news_fetch_status VALUES (?, ?, ?, ?, 1, NULL)",
+                    [run_id, source, channel, status])
+    con.close()
+
+
+def test_news_source_is_stale_without_a_successful_fetch_in_the_day_before_due(tmp_path):
+    path = make_warehouse(tmp_path / "w.duckdb", CURRENT)
+    add_news_fetches(path, [
+        # Friday: every source answered
+        ("n1", "2025-01-24 22:30:00+00", "feeds", "feed:reuters", "ok"),
+        ("n1", "2025-01-24 22:30:00+00", "hn", "hn:search", "ok"),
+        ("n1", "2025-01-24 22:30:00+00", "yahoo", "yahoo:NVDA", "ok"),
+        # Monday's run (the one due): one feed failed, one was empty, Hacker News failed whole
+        ("r1", "2025-01-27 22:30:00+00", "feeds", "feed:reuters", "error"),
+        ("r1", "2025-01-27 22:30:00+00", "feeds", "feed:verge", "empty"),
+        ("r1", "2025-01-27 22:30:00+00", "hn", "hn:search", "error"),
+        ("r1", "2025-01-27 22:30:00+00", "yahoo", "yahoo:NVDA", "ok"),
+    ])
+    report = report_for(path)
+    news = {r["source"]: r for r in report.news.iter_rows(named=True)}
+    assert news["yahoo"]["state"] == "fresh"
+    assert news["feeds"]["state"] == "fresh"  # an empty feed answered; the failure is listed
+    assert (news["feeds"]["channels"], news["feeds"]["channels_failed"]) == (2, 1)
+    assert news["feeds"]["failed_channels"] == "feed:reuters"
+    assert news["hn"]["state"] == "stale"
+    assert news["hn"]["last_ok"] == datetime(2025, 1, 24, 22, 30, tzinfo=UTC)
+    assert report.stale and report.stale_news() == ["news/hn"]
+    assert report.stale_venues() == []  # the prices are current
+
+
+def test_no_news_fetched_is_not_judged(tmp_path):
+    report = report_for(make_warehouse(tmp_path / "w.duckdb", CURRENT))
+    assert report.news.height == 0 and not report.stale
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -229,6 +298,10 @@ def test_command_exit_codes_and_json(tmp_path, status_cli):
     assert doc["due"].startswith("2025-01-27T22:30")
     assert {r["exchange_mic"]: r["state"] for r in doc["freshness"]}["XKRX"] == "fresh"
     assert doc["runs"][0]["run_id"] == "r1"
+    assert doc["stale_news"] == [] and doc["news"] == []
+    add_news_fetches(current, [("n0", "2025-01-24 22:30:00+00", "feeds", "feed:a", "ok")])
+    code, text = status_cli("--warehouse", current, "--as-of", "2025-01-28T12:00:00")
+    assert code == 1 and "news/feeds" in text and "News sources" in text
 
 
 def test_command_errors_are_one_line_exit_2(tmp_path, status_cli):
