@@ -31,7 +31,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -180,7 +180,7 @@ def replay_quarantine(
                 if any(
                     c["replayed"] for c in summary.counts.values()
                 ):
-                    (rebuild_marts or rebuild_derived(context.today))(con, run_id)
+                    (rebuild_marts or rebuild_derived(context))(con, run_id)
                     summary.marts_rebuilt = True
                 load.append(con, "audit.etl_run_count", _count_rows(run_id, summary.counts))
             summary.still_rejected = pl.concat(still)
@@ -194,15 +194,15 @@ def replay_quarantine(
     return summary
 
 
-def rebuild_derived(today: date) -> Callable[[duckdb.DuckDBPyConnection, str], object]:
+def rebuild_derived(context: _Context) -> Callable[[duckdb.DuckDBPyConnection, str], object]:
     """The runs' derived step (dimensions, gap report, every mart and its checks) for the
     whole universe, with the model of the last run that built the marts."""
 
     def rebuild(con: duckdb.DuckDBPyConnection, run_id: str) -> object:
-        from flows.stages import prepare_reference, refresh_derived
+        from flows.stages import refresh_derived
         from warehouse.status import last_model
 
-        ref = prepare_reference(today)
+        ref = context.reference
         return refresh_derived(con, run_id, ref, last_model(con),
                                ref.securities["ticker"].to_list())
 
@@ -210,31 +210,29 @@ def rebuild_derived(today: date) -> Callable[[duckdb.DuckDBPyConnection, str], o
 
 
 class _Context:
-    """Lazily built inputs shared by the datasets of one replay (seeds, sessions, history)."""
+    """Inputs shared by the datasets of one replay, built once when first needed: the checked
+    seeds and sessions of every venue (``flows.stages.prepare_reference``, as a run builds
+    them)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, today: date) -> None:
         self.con, self.today = con, today
-        self._securities = self._sessions = None
+        self._reference = None
+
+    @property
+    def reference(self):
+        if self._reference is None:
+            from flows.stages import prepare_reference
+
+            self._reference = prepare_reference(self.today)
+        return self._reference
 
     @property
     def securities(self) -> pl.DataFrame:
-        if self._securities is None:
-            from warehouse import seeds
-
-            self._securities = seeds.read_universe()
-        return self._securities
+        return self.reference.securities
 
     @property
     def sessions(self) -> pl.DataFrame:
-        if self._sessions is None:
-            from transforms import calendar
-
-            self._sessions = calendar.exchange_sessions(
-                self.securities["exchange_mic"].unique().to_list(),
-                date(2016, 1, 1),
-                self.today + timedelta(days=45),
-            )
-        return self._sessions
+        return self.reference.sessions
 
 
 _POS = "_replay_pos"

@@ -102,16 +102,21 @@ class Reference:
         return dataclasses.replace(self, checks=())
 
 
-def prepare_reference(end: date, start: date = SESSIONS_FROM) -> Reference:
+def prepare_reference(end: date, start: date = SESSIONS_FROM, *,
+                      universe_path: Path | None = None,
+                      events_path: Path | None = None) -> Reference:
     """Read and check the seeds, then build sessions of every venue and each event's day 0.
 
     A seed that fails its suite stops the run with one line naming the file, the row and the
-    rules it broke (a curated file is fixed, not quarantined).
+    rules it broke (a curated file is fixed, not quarantined). The paths default to the
+    shipped seeds.
     """
-    universe, catalog = seeds.read_universe(), seeds.read_events()
+    universe_path = universe_path or seeds.seed_path("universe.csv")
+    events_path = events_path or seeds.seed_path("events.csv")
+    universe, catalog = seeds.read_universe(universe_path), seeds.read_events(events_path)
     checks = (validate_universe(universe), validate_events(catalog))
-    for check, name in zip(checks, ("universe.csv", "events.csv"), strict=True):
-        refusal = seed_refusal(check, str(seeds.seed_path(name)))
+    for check, path in zip(checks, (universe_path, events_path), strict=True):
+        refusal = seed_refusal(check, str(path))
         if refusal:
             raise ContractError(refusal)
     events = calendar.events_to_core(catalog)

@@ -1,4 +1,10 @@
-"""Reading the seed files shipped in warehouse/seeds/ (security master, event catalog)."""
+"""Reading the seed files shipped in warehouse/seeds/ (security master, event catalog).
+
+Readers only read: a file that is not a CSV or lacks a column is refused here (nothing could
+judge it), every other rule (duplicate keys, unknown benchmarks, dates, venues, countries) is
+the seed suites' (``expectations.events``), which ``flows.stages.prepare_reference`` runs before
+anything uses a seed.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ def seed_path(name: str) -> Path:
     return Path(str(resources.files("warehouse").joinpath("seeds", name)))
 
 
-def _read(path: Path, schema: dict[str, pl.DataType], key: str) -> pl.DataFrame:
+def _read(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     try:
         frame = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -35,35 +41,14 @@ def _read(path: Path, schema: dict[str, pl.DataType], key: str) -> pl.DataFrame:
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise ContractError(f"{path}: missing column(s) {', '.join(missing)}")
-    dupes = frame.filter(pl.col(key).is_duplicated())[key].unique().sort().to_list()
-    if dupes:
-        raise ContractError(f"{path}: duplicate {key} {', '.join(dupes)}")
     return frame.select(pl.col(c).cast(t) for c, t in schema.items())
 
 
 def read_universe(path: Path | None = None) -> pl.DataFrame:
-    """The security master (universe.csv) in the SECURITIES contract."""
-    path = path or seed_path("universe.csv")
-    frame = _read(path, SECURITIES, "ticker")
-    orphans = frame.filter(~pl.col("benchmark").is_in(frame["ticker"].implode()))
-    if orphans.height:
-        row = orphans.row(0, named=True)
-        raise ContractError(
-            f"{path}: {row['ticker']} has benchmark {row['benchmark']!r}, which is not a ticker "
-            "in the file"
-        )
-    return frame
+    """The security master (universe.csv) in the SECURITIES contract (all strings)."""
+    return _read(path or seed_path("universe.csv"), SECURITIES)
 
 
 def read_events(path: Path | None = None) -> pl.DataFrame:
     """The event catalog seed (events.csv), strings as written; see transforms.calendar."""
-    path = path or seed_path("events.csv")
-    frame = _read(path, EVENT_SEED, "event_id")
-    bad = frame.filter(pl.col("announced_date").str.to_date("%Y-%m-%d", strict=False).is_null())
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise ContractError(
-            f"{path}: event {row['event_id']} has announced_date {row['announced_date']!r}, "
-            "not YYYY-MM-DD"
-        )
-    return frame
+    return _read(path or seed_path("events.csv"), EVENT_SEED)

@@ -1,9 +1,12 @@
 """The shipped seeds parse, and broken seeds fail with the file and key named."""
 
+from datetime import date
+
 import polars as pl
 import pytest
 
 from contracts import ContractError
+from flows.stages import prepare_reference
 from warehouse.seeds import read_events, read_universe
 
 SEGMENTS = {"accelerators", "foundry", "memory", "networking_silicon", "semicap_equipment",
@@ -33,16 +36,26 @@ def test_event_catalog_has_the_deepseek_story():
     assert ev["announced_date"].min() == "2022-11-30"
 
 
-def test_duplicate_ticker_is_named(tmp_path):
+def test_duplicate_ticker_is_refused_by_the_run(tmp_path):
     path = tmp_path / "u.csv"
     read_universe().head(3).vstack(read_universe().head(1)).write_csv(path)
-    with pytest.raises(ContractError, match="duplicate ticker"):
-        read_universe(path)
+    refusal = "ticker \\^GSPC: duplicate_ticker \\(and 1 more row\\)"
+    with pytest.raises(ContractError, match=refusal):
+        prepare_reference(date(2025, 1, 31), universe_path=path)
 
 
-def test_dangling_benchmark_is_named(tmp_path):
+def test_dangling_benchmark_is_refused_by_the_run(tmp_path):
     path = tmp_path / "u.csv"
-    sec = read_universe()
-    sec.filter(pl.col("ticker") != "^GSPC").write_csv(path)
-    with pytest.raises(ContractError, match="benchmark '\\^GSPC', which is not a ticker"):
+    read_universe().filter(pl.col("ticker") != "^GSPC").write_csv(path)
+    with pytest.raises(ContractError, match=": benchmark_unknown"):
+        prepare_reference(date(2025, 1, 31), universe_path=path)
+
+
+def test_readers_refuse_only_what_no_suite_could_judge(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("ticker,name\nNVDA,Nvidia\n")
+    with pytest.raises(ContractError, match="missing column\\(s\\) segment"):
         read_universe(path)
+    twice = tmp_path / "twice.csv"  # a duplicate is the suite's business: read as is
+    read_universe().head(1).vstack(read_universe().head(1)).write_csv(twice)
+    assert read_universe(twice).height == 2
