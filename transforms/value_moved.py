@@ -132,53 +132,6 @@ SAME_COMPANY: dict[str, str] = {
 _POINTS = {-1: "m1", 0: "0", 5: "p5"}
 
 
-# -- conforming the reference data ---------------------------------------------------------
-
-
-def shares_to_core(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Raw share counts -> (``CORE_SHARES`` rows, rejected rows with ``reasons``).
-
-    Rejected: a missing, NaN or non-positive count, and every row of a (ticker, as_of_date)
-    that carries two different counts (Yahoo sometimes sends one real count and one off by a
-    factor; nothing says which is right, so neither is used and the as-of join falls back to
-    the previous date). Repeats of one value collapse to one row.
-    """
-    return _to_core(raw, ["ticker", "as_of_date"], "shares_outstanding", CORE_SHARES,
-                    "share counts")
-
-
-def fx_to_core(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Raw FX -> (``CORE_FX`` rows, rejected rows with ``reasons``), by the same rules."""
-    return _to_core(raw, ["currency", "session_date"], "usd_per_unit", CORE_FX, "rates")
-
-
-def _to_core(
-    raw: pl.DataFrame,
-    key: list[str],
-    value: str,
-    contract: dict[str, pl.DataType],
-    what: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    v = pl.col(value)
-    usable = v.is_not_null() & v.is_not_nan() & (v > 0)
-    reasons = pl.concat_list(
-        pl.when(v.is_null() | v.is_nan()).then(pl.lit(f"{value} missing")),
-        pl.when(v.is_not_nan() & (v <= 0)).then(pl.lit(f"{value} not positive")),
-        pl.when(usable & (v.filter(usable).n_unique().over(key) > 1)).then(
-            pl.lit(f"conflicting {what} for one {key[1]}")
-        ),
-    ).list.drop_nulls()
-    judged = raw.with_columns(reasons=reasons)
-    rejected = judged.filter(pl.col("reasons").list.len() > 0)
-    good = (
-        judged.filter(pl.col("reasons").list.len() == 0)
-        .select(*contract)
-        .unique(subset=key, keep="first", maintain_order=True)
-        .sort(key)
-    )
-    return good.select(pl.col(c).cast(t) for c, t in contract.items()), rejected
-
-
 # -- the measure -------------------------------------------------------------------------
 
 
@@ -199,10 +152,6 @@ def value_moved(
     See the module docstring for the rules; ``same_company`` defaults to ``SAME_COMPANY``.
     """
     same_company = SAME_COMPANY if same_company is None else same_company
-    shares, _ = shares_to_core(shares.select("ticker", "as_of_date", "shares_outstanding",
-                                             source=pl.lit(None, pl.String)))
-    fx, _ = fx_to_core(fx.select("currency", "session_date", "usd_per_unit",
-                                 source=pl.lit(None, pl.String)))
     pairs = window.select("event_id", "ticker").unique().join(
         securities.select("ticker", "segment", "currency", "kind"), on="ticker", how="left"
     )

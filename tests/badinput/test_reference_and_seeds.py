@@ -101,26 +101,6 @@ def test_bad_reference_rows(case: RefCase, tmp_path):
         assert hit[value].to_list() == [row[value]]
 
 
-def test_reference_suites_reject_what_value_moved_rejected():
-    """Same rows, same verdicts as transforms.value_moved's ad-hoc rules (moving them here)."""
-    from transforms.value_moved import fx_to_core as old_fx
-    from transforms.value_moved import shares_to_core as old_shares
-
-    raw_fx = pl.DataFrame([*GOOD_FX, *(r for c in REF_CASES if c.dataset == "fx"
-                                       and c.id not in ("fx_usd_row", "fx_lowercase_code")
-                                       for r in c.bad)], schema=RAW_FX)
-    raw_shares = pl.DataFrame([*GOOD_SHARES, *(r for c in REF_CASES if c.dataset == "shares"
-                                               for r in c.bad)], schema=RAW_SHARES)
-    for raw, new_validate, new_core, old in (
-        (raw_fx, validate_fx, fx_to_core, old_fx),
-        (raw_shares, validate_shares, shares_to_core, old_shares),
-    ):
-        old_good, old_rejected = old(raw)
-        outcome = new_validate(raw)
-        assert new_core(outcome.good).equals(old_good)
-        assert outcome.rejected.height == old_rejected.height
-
-
 # -- seeds ----------------------------------------------------------------------------------
 
 UNIVERSE = seeds.seed_path("universe.csv")

@@ -8,13 +8,9 @@ import polars as pl
 import pytest
 
 from transforms.value_moved import (
-    CORE_FX,
-    CORE_SHARES,
     SEGMENT_VALUE_MOVED,
     VALUE_MOVED,
-    fx_to_core,
     segment_value_moved,
-    shares_to_core,
     value_moved,
 )
 
@@ -247,7 +243,17 @@ def test_missing_prices_are_flagged_and_a_future_day_5_is_just_pending():
 
 
 def test_conflicting_share_counts_are_not_used():
-    counts = shares([*NVDA_SHARES[:2], ("NVDA", D(2024, 11, 21), 2.449e9)])
+    """The rule is the shares suite's (expectations.reference): both counts of an ambiguous
+    date are quarantined, so the count in force is the previous one."""
+    from datetime import UTC, datetime
+
+    from expectations.reference import shares_to_core, validate_shares
+
+    raw = shares([*NVDA_SHARES[:2], ("NVDA", D(2024, 11, 21), 2.449e9)]).with_columns(
+        source=pl.lit("test"), fetched_at=pl.lit(datetime(2025, 2, 1, tzinfo=UTC)))
+    checked = validate_shares(raw)
+    assert checked.rejected["reasons"].to_list() == [["conflicting_shares"]] * 2
+    counts = shares_to_core(checked.good)
 
     row = one(value_moved(window("e", ["NVDA"]), SECURITIES, prices(NVDA_PRICES), counts, NO_FX),
               "e", "NVDA")
@@ -316,46 +322,6 @@ def test_segment_totals_report_unknowns():
     assert (row["n_applicable"], row["n_valued_0_0"], row["n_shares_unknown"]) == (2, 1, 1)
     assert row["value_moved_usd_0_0"] == pytest.approx(-592.658e9)
     assert row["n_valued_0_p5"] == 1  # NVDA only: AMD has no share count
-
-
-def test_shares_to_core_rejects_what_cannot_be_used_and_says_why():
-    raw = shares([
-        ("NVDA", D(2024, 8, 29), 24.53e9),
-        ("NVDA", D(2024, 8, 29), 24.53e9),  # a repeat: one row
-        ("NVDA", D(2024, 11, 21), 24.49e9),
-        ("NVDA", D(2024, 11, 21), 2.449e9),  # two counts for one date: neither
-        ("AMD", D(2024, 10, 30), 0.0),
-        ("AMD", D(2024, 7, 30), None),
-        ("AMD", D(2024, 4, 30), float("nan")),
-    ]).with_columns(source=pl.lit("yahoo"))
-
-    good, rejected = shares_to_core(raw)
-
-    assert good.schema == pl.Schema(CORE_SHARES)
-    assert good.select("ticker", "as_of_date", "shares_outstanding").rows() == [
-        ("NVDA", D(2024, 8, 29), 24.53e9)
-    ]
-    reasons = {(r["ticker"], r["as_of_date"], r["shares_outstanding"]): r["reasons"]
-               for r in rejected.to_dicts()}
-    assert reasons[("NVDA", D(2024, 11, 21), 2.449e9)] == [
-        "conflicting share counts for one as_of_date"
-    ]
-    assert reasons[("AMD", D(2024, 10, 30), 0.0)] == ["shares_outstanding not positive"]
-    assert reasons[("AMD", D(2024, 7, 30), None)] == ["shares_outstanding missing"]
-    assert rejected.height == 5
-
-
-def test_fx_to_core_by_the_same_rules():
-    raw = fx([("JPY", D(2025, 1, 24), 0.00641), ("JPY", D(2025, 1, 27), None),
-              ("EUR", D(2025, 1, 24), 1.04), ("EUR", D(2025, 1, 24), 0.96)])
-    good, rejected = fx_to_core(raw.with_columns(source=pl.lit("yahoo")))
-    assert good.schema == pl.Schema(CORE_FX)
-    assert good.select("currency", "usd_per_unit").rows() == [("JPY", 0.00641)]
-    assert sorted(r[0] for r in rejected["reasons"].to_list()) == [
-        "conflicting rates for one session_date",
-        "conflicting rates for one session_date",
-        "usd_per_unit missing",
-    ]
 
 
 def test_vectorised_over_many_events_quickly():
