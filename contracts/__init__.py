@@ -30,6 +30,30 @@ CORE_PRICES: dict[str, pl.DataType] = {
     "currency": pl.String(),
 }
 
+#: Share counts as a source delivers them: one row per ticker and as-of date (duplicates
+#: possible: Yahoo sometimes sends two different counts for one date).
+RAW_SHARES: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "as_of_date": pl.Date(),
+    "shares_outstanding": pl.Float64(),
+    "source": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+
+#: Daily FX as a source delivers it: USD value of one unit of ``currency`` per FX session date.
+RAW_FX: dict[str, pl.DataType] = {
+    "currency": pl.String(),
+    "session_date": pl.Date(),
+    "usd_per_unit": pl.Float64(),
+    "source": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+
+#: core.fact_shares_outstanding (one row per ticker and as-of date) and core.fact_fx_daily
+#: (one row per currency and FX session date): the raw rows, validated, without fetched_at.
+CORE_SHARES: dict[str, pl.DataType] = {k: v for k, v in RAW_SHARES.items() if k != "fetched_at"}
+CORE_FX: dict[str, pl.DataType] = {k: v for k, v in RAW_FX.items() if k != "fetched_at"}
+
 #: Daily simple returns of the adjusted close, per ticker and exchange session.
 RETURNS: dict[str, pl.DataType] = {
     "ticker": pl.String(),

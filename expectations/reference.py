@@ -1,8 +1,8 @@
 """Expectation suites for the reference data of value moved: share counts and daily FX.
 
-Input frames are what the reference sources deliver (``sources.reference.RAW_SHARES`` /
-``RAW_FX``). These rules used to live in ``transforms.value_moved._to_core``; they are the same
-rules, as GX expectations, with stable snake_case names:
+Input frames are what the reference sources deliver (``contracts.RAW_SHARES`` / ``RAW_FX``);
+the good rows become ``contracts.CORE_SHARES`` / ``CORE_FX``. Every rule about share counts and
+FX is here (value moved trusts core), as GX expectations with stable snake_case names:
 
 =========================== ======== ====================================================
 rule                        severity unexpected rows
@@ -46,11 +46,10 @@ import sys
 import great_expectations.expectations as gxe
 import polars as pl
 
+from contracts import CORE_FX, CORE_SHARES
 from expectations.runner import QUALITY_FLAGS, Rule, Suite, ValidationOutcome, validate
 
 __all__ = [
-    "CORE_FX",
-    "CORE_SHARES",
     "FX_KEY",
     "FX_SUITE",
     "SHARES_KEY",
@@ -63,19 +62,6 @@ __all__ = [
 
 SHARES_KEY: list[str] = ["ticker", "as_of_date"]
 FX_KEY: list[str] = ["currency", "session_date"]
-#: core.fact_shares_outstanding / core.fact_fx_daily columns (as transforms.value_moved).
-CORE_SHARES: dict[str, pl.DataType] = {
-    "ticker": pl.String(),
-    "as_of_date": pl.Date(),
-    "shares_outstanding": pl.Float64(),
-    "source": pl.String(),
-}
-CORE_FX: dict[str, pl.DataType] = {
-    "currency": pl.String(),
-    "session_date": pl.Date(),
-    "usd_per_unit": pl.Float64(),
-    "source": pl.String(),
-}
 _DISTINCT = "distinct_values"
 
 

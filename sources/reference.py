@@ -29,28 +29,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-import polars as pl
-
+from contracts import RAW_FX, RAW_SHARES  # noqa: F401 - the contracts these sources fill
 from sources.base import ExtractResult
-
-#: Share counts as a source delivers them: one row per ticker and as-of date (duplicates
-#: possible: Yahoo sometimes sends two different counts for one date).
-RAW_SHARES: dict[str, pl.DataType] = {
-    "ticker": pl.String(),
-    "as_of_date": pl.Date(),
-    "shares_outstanding": pl.Float64(),
-    "source": pl.String(),
-    "fetched_at": pl.Datetime("us", "UTC"),
-}
-
-#: Daily FX as a source delivers it: USD value of one unit of ``currency`` per FX session date.
-RAW_FX: dict[str, pl.DataType] = {
-    "currency": pl.String(),
-    "session_date": pl.Date(),
-    "usd_per_unit": pl.Float64(),
-    "source": pl.String(),
-    "fetched_at": pl.Datetime("us", "UTC"),
-}
 
 #: Kinds of security a share count applies to (core.dim_security.kind). Indices, futures,
 #: ETFs and FX have no market capitalisation in this sense and are never asked for.

@@ -52,23 +52,6 @@ from datetime import timedelta
 
 import polars as pl
 
-#: core.fact_shares_outstanding (one row per ticker and as-of date); mirrors
-#: sources.reference.RAW_SHARES without fetched_at. To move to contracts/ with it.
-CORE_SHARES: dict[str, pl.DataType] = {
-    "ticker": pl.String(),
-    "as_of_date": pl.Date(),
-    "shares_outstanding": pl.Float64(),
-    "source": pl.String(),
-}
-
-#: core.fact_fx_daily (one row per currency and FX session date): USD per one unit.
-CORE_FX: dict[str, pl.DataType] = {
-    "currency": pl.String(),
-    "session_date": pl.Date(),
-    "usd_per_unit": pl.Float64(),
-    "source": pl.String(),
-}
-
 #: value_moved's output: one row per (event_id, ticker) of the window.
 VALUE_MOVED: dict[str, pl.DataType] = {
     "event_id": pl.String(),
