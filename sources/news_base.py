@@ -17,6 +17,7 @@ import polars as pl
 
 from contracts import conform, empty
 from contracts.news import NEWS_FETCH_STATUS, RAW_NEWS
+from sources.retry import describe  # noqa: F401 - the news sources describe errors with it
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,6 @@ def from_iso(text: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message`` on one line, for status messages."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def in_window(published: datetime | None, start: datetime, end: datetime) -> bool:

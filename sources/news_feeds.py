@@ -48,7 +48,7 @@ from sources.news_base import (
     status_row,
     utc_now,
 )
-from sources.retry import retry
+from sources.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,8 @@ class FeedSource:
         self.timeout = timeout
         self.total_timeout = total_timeout
         self.max_bytes = max_bytes
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self._sleep = sleep
-        self._rng = rng if rng is not None else random.Random()
+        self.retry = RetryPolicy(attempts=attempts, base_delay=base_delay, max_delay=max_delay,
+                                 sleep=sleep, rng=rng)
         self._clock = clock
         self._monotonic = monotonic
 
@@ -179,8 +176,7 @@ class FeedSource:
         try:
             body, headers = self._fetch(spec)
         except RETRYABLE as exc:
-            reason = f"{describe(exc)} (gave up after {self.attempts} attempts)"
-            return [], self._status(spec, "error", 0, reason)
+            return [], self._status(spec, "error", 0, self.retry.gave_up(exc))
         except (FeedHTTPError, FeedTooLarge, FeedTooSlow, OSError) as exc:
             return [], self._status(spec, "error", 0, describe(exc))
         except requests.exceptions.RequestException as exc:  # invalid URL, too many redirects
@@ -220,19 +216,8 @@ class FeedSource:
             if path.stat().st_size > limit:
                 raise FeedTooLarge(f"{path.stat().st_size} bytes, over the {limit}-byte limit")
             return path.read_bytes(), {}
-        return retry(
-            lambda: self._get(spec, limit),
-            attempts=self.attempts,
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
-            retry_on=RETRYABLE,
-            sleep=self._sleep,
-            rng=self._rng,
-            on_retry=lambda n, exc, delay: log.warning(
-                "feed %s: attempt %d/%d failed (%s); retrying in %.1fs",
-                spec.name, n, self.attempts, describe(exc), delay,
-            ),
-        )
+        return self.retry(lambda: self._get(spec, limit), retry_on=RETRYABLE,
+                          what=f"feed {spec.name}", logger=log)
 
     def _get(self, spec: FeedSpec, limit: int) -> tuple[bytes, dict]:
         timeout = spec.timeout or self.timeout

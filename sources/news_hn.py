@@ -40,7 +40,7 @@ from sources.news_base import (
     status_row,
     utc_now,
 )
-from sources.retry import retry
+from sources.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,8 @@ class HackerNewsSource:
         self.hits_per_page = hits_per_page
         self.max_pages = max_pages
         self.timeout = timeout
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self._sleep = sleep
-        self._rng = rng if rng is not None else random.Random()
+        self.retry = RetryPolicy(attempts=attempts, base_delay=base_delay, max_delay=max_delay,
+                                 sleep=sleep, rng=rng)
         self._clock = clock
 
     def news(self, start: datetime | None = None, end: datetime | None = None) -> NewsResult:
@@ -133,21 +130,12 @@ class HackerNewsSource:
                 "page": page,
             }
             try:
-                body = retry(
-                    lambda p=params: self._get(p),
-                    attempts=self.attempts, base_delay=self.base_delay,
-                    max_delay=self.max_delay, retry_on=RETRYABLE, sleep=self._sleep,
-                    rng=self._rng,
-                    on_retry=lambda n, exc, delay: log.warning(
-                        "hn %r: attempt %d/%d failed (%s); retrying in %.1fs",
-                        text, n, self.attempts, describe(exc), delay,
-                    ),
-                )
+                body = self.retry(lambda p=params: self._get(p), retry_on=RETRYABLE,
+                                  what=f"hn {text!r}", logger=log)
                 hits = body["hits"]
                 pages = int(body.get("nbPages", 1))
             except RETRYABLE as exc:
-                reason = f"{describe(exc)} (gave up after {self.attempts} attempts)"
-                return rows, self._failed(channel, rows, page, reason)
+                return rows, self._failed(channel, rows, page, self.retry.gave_up(exc))
             except (AlgoliaError, ValueError, KeyError, TypeError,
                     requests.exceptions.RequestException) as exc:
                 return rows, self._failed(channel, rows, page, describe(exc))

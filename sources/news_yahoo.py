@@ -46,7 +46,7 @@ from sources.news_base import (
     status_row,
     utc_now,
 )
-from sources.retry import retry
+from sources.retry import RetryPolicy
 from sources.yahoo import RETRYABLE, YahooServerError, _yfinance_raises
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,9 @@ class YahooNewsSource:
         self.queries = list(dict.fromkeys(queries))
         self.count = count
         self.search_count = search_count
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
         self.timeout = timeout
-        self._sleep = sleep
-        self._rng = rng if rng is not None else random.Random()
+        self.retry = RetryPolicy(attempts=attempts, base_delay=base_delay, max_delay=max_delay,
+                                 sleep=sleep, rng=rng)
         self._clock = clock
         self._session: _NewsStatusSession | None = None
 
@@ -122,21 +119,10 @@ class YahooNewsSource:
 
     def _channel(self, channel, fetch, reshape, start, end, rows, statuses) -> None:
         try:
-            items = retry(
-                fetch,
-                attempts=self.attempts,
-                base_delay=self.base_delay,
-                max_delay=self.max_delay,
-                retry_on=RETRYABLE,
-                sleep=self._sleep,
-                rng=self._rng,
-                on_retry=lambda n, exc, delay: log.warning(
-                    "yahoo news %s: attempt %d/%d failed (%s); retrying in %.1fs",
-                    channel, n, self.attempts, describe(exc), delay,
-                ),
-            )
+            items = self.retry(fetch, retry_on=RETRYABLE, what=f"yahoo news {channel}",
+                               logger=log)
         except RETRYABLE as exc:
-            message = f"{describe(exc)} (gave up after {self.attempts} attempts)"
+            message = self.retry.gave_up(exc)
             statuses.append(status_row(SOURCE, channel, "error", 0, message))
             return
         except Exception as exc:  # anything else from yfinance: report, go on

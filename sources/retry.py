@@ -83,3 +83,42 @@ def retry(
                 )
             sleep(delay)
             attempt += 1
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, for status messages and logs."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class RetryPolicy:
+    """One source's retry settings, so every call it makes retries the same way and says so
+    in the same words (the log line on each retry, the status message when it gives up)."""
+
+    def __init__(self, *, attempts: int, base_delay: float, max_delay: float,
+                 sleep: Callable[[float], object] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts must be >= 1, got {attempts}")
+        if base_delay < 0 or max_delay < 0:
+            raise ValueError(f"delays must be >= 0, got base={base_delay}, max={max_delay}")
+        self.attempts, self.base_delay, self.max_delay = attempts, base_delay, max_delay
+        self.sleep = sleep
+        self.rng = rng if rng is not None else random.Random()
+
+    def __call__(self, call: Callable[[], T], *, retry_on: tuple[type[BaseException], ...],
+                 what: str, logger: logging.Logger | None = None) -> T:
+        """``retry(call)`` with this policy; each retry logs ``<what>: attempt n/N failed``."""
+        out = logger or log
+        return retry(
+            call, attempts=self.attempts, base_delay=self.base_delay, max_delay=self.max_delay,
+            retry_on=retry_on, sleep=self.sleep, rng=self.rng,
+            on_retry=lambda n, exc, delay: out.warning(
+                "%s: attempt %d/%d failed (%s); retrying in %.1fs",
+                what, n, self.attempts, describe(exc), delay,
+            ),
+        )
+
+    def gave_up(self, exc: BaseException) -> str:
+        """The status message of a call that failed every attempt."""
+        return f"{describe(exc)} (gave up after {self.attempts} attempts)"

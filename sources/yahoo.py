@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -55,7 +56,7 @@ from yfinance.exceptions import YFRateLimitError, YFTickerMissingError
 
 from contracts import RAW_PRICES, conform, empty
 from sources.base import ExtractResult, status_frame
-from sources.retry import retry
+from sources.retry import RetryPolicy, describe
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +176,9 @@ class YahooSource:
         if base_delay < 0 or max_delay < 0 or timeout <= 0:
             raise ValueError("delays must be >= 0 and the timeout > 0")
         self.batch_size = batch_size
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.retry = RetryPolicy(attempts=attempts, base_delay=base_delay, max_delay=max_delay,
+                                 sleep=sleep, rng=rng)
         self.timeout = timeout
-        self._sleep = sleep
-        self._rng = rng if rng is not None else random.Random()
         self._clock = clock
         self._session: _ChartStatusSession | None = None
 
@@ -212,48 +210,10 @@ class YahooSource:
         frames: list[pl.DataFrame],
         statuses: list[dict],
     ) -> None:
-        for position, ticker in enumerate(batch):
-            try:
-                history = retry(
-                    lambda t=ticker: self._history(t, start, end),
-                    attempts=self.attempts,
-                    base_delay=self.base_delay,
-                    max_delay=self.max_delay,
-                    retry_on=RETRYABLE,
-                    sleep=self._sleep,
-                    rng=self._rng,
-                    on_retry=lambda n, exc, delay, t=ticker: log.warning(
-                        "yahoo %s: attempt %d/%d failed (%s); retrying in %.1fs",
-                        *(t, n, self.attempts, _describe(exc), delay),
-                    ),
-                )
-            except RETRYABLE as exc:
-                reason = f"{_describe(exc)} (gave up after {self.attempts} attempts)"
-                statuses.append(_status(ticker, "error", 0, reason))
-                for skipped in batch[position + 1 :]:
-                    statuses.append(
-                        _status(
-                            skipped,
-                            "error",
-                            0,
-                            f"not fetched: batch abandoned after {ticker} failed: {reason}",
-                        )
-                    )
-                log.error("yahoo batch abandoned at %s: %s", ticker, reason)
-                return
-            except YFTickerMissingError as exc:  # Yahoo says there is nothing ...
-                refused = self._refusal(ticker)  # ... unless it refused to answer at all
-                if refused is not None:
-                    message = f"Yahoo refused the request (HTTP {refused}): {exc.rationale}"
-                    statuses.append(_status(ticker, "error", 0, message))
-                else:
-                    statuses.append(_status(ticker, "empty", 0, f"{NO_DATA} ({exc.rationale})"))
-                continue
-            except Exception as exc:  # anything else from yfinance: report, go on
-                log.error("yahoo %s failed: %s", ticker, _describe(exc))
-                statuses.append(_status(ticker, "error", 0, _describe(exc)))
-                continue
-
+        answered = each_answer(batch, lambda t: self._history(t, start, end), self.retry,
+                               retry_on=RETRYABLE, what="yahoo", refusal=self._refusal,
+                               statuses=statuses)
+        for ticker, history in answered:
             try:
                 frame, blank_dates = _reshape(ticker, history, self._clock())
             except _WireShapeError as exc:
@@ -341,9 +301,45 @@ def _blank_note(blank_dates: list[date]) -> str | None:
     return f"left out {len(blank_dates)} bar(s) with no prices: {shown}{more}"
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def each_answer(batch: list[str], fetch: Callable[[str], Any], policy: RetryPolicy, *,
+                retry_on: tuple[type[BaseException], ...], what: str,
+                refusal: Callable[[str], int | None],
+                statuses: list[dict]) -> Iterator[tuple[str, Any]]:
+    """``(ticker, answer)`` for each ticker of ``batch`` Yahoo answered, fetched with retries;
+    a status row for each it did not. Yahoo refusing us (``retry_on`` on every attempt)
+    abandons the rest of the batch: asking again would only prolong the ban. A ticker Yahoo
+    knows nothing about is ``empty`` -- unless Yahoo's last answer for it was 401/403
+    (``refusal``), which is an ``error``, as is anything else yfinance raises."""
+    for position, ticker in enumerate(batch):
+        try:
+            answer = policy(lambda t=ticker: fetch(t), retry_on=retry_on,
+                            what=f"{what} {ticker}", logger=log)
+        except retry_on as exc:
+            reason = policy.gave_up(exc)
+            statuses.append(_status(ticker, "error", 0, reason))
+            statuses.extend(
+                _status(skipped, "error", 0,
+                        f"not fetched: batch abandoned after {ticker} failed: {reason}")
+                for skipped in batch[position + 1:]
+            )
+            log.error("%s batch abandoned at %s: %s", what, ticker, reason)
+            return
+        except YFTickerMissingError as exc:
+            refused = refusal(ticker)
+            if refused is not None:
+                message = f"Yahoo refused the request (HTTP {refused}): {exc.rationale}"
+                statuses.append(_status(ticker, "error", 0, message))
+            else:
+                statuses.append(_status(ticker, "empty", 0, f"{NO_DATA} ({exc.rationale})"))
+            continue
+        except Exception as exc:  # anything else from yfinance: report, go on
+            refused = refusal(ticker)
+            message = describe(exc) if refused is None else (
+                f"Yahoo refused the request (HTTP {refused})")  # yfinance trips over the body
+            log.error("%s %s failed: %s", what, ticker, message)
+            statuses.append(_status(ticker, "error", 0, message))
+            continue
+        yield ticker, answer
 
 
 def _status(ticker: str, status: str, rows: int, message: str) -> dict:

@@ -47,22 +47,20 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import yfinance as yf
-from yfinance.exceptions import YFRateLimitError, YFTickerMissingError
+from yfinance.exceptions import YFRateLimitError
 
 from contracts import conform, empty
 from sources.base import ExtractResult, status_frame
 from sources.reference import RAW_FX, RAW_SHARES, check_request, status_source, wanted_currencies
-from sources.retry import retry
 from sources.yahoo import (
-    NO_DATA,
     RETRYABLE,
     SOURCE,
     YahooNotFound,
     YahooSource,
     _ChartStatusSession,
-    _describe,
     _utc_now,
     _yfinance_raises,
+    each_answer,
 )
 
 log = logging.getLogger(__name__)
@@ -155,12 +153,8 @@ class YahooReferenceSource:
             clock=clock,
         )
         self.batch_size = batch_size
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
         self.timeout = timeout
-        self._sleep = sleep
-        self._rng = self._bars._rng  # one random stream for every backoff of this source
+        self.retry = self._bars.retry  # one policy and random stream for every backoff
         self._clock = clock
         self._session: _ReferenceStatusSession | None = None
 
@@ -228,52 +222,10 @@ class YahooReferenceSource:
         frames: list[pl.DataFrame],
         statuses: list[dict],
     ) -> None:
-        for position, ticker in enumerate(batch):
-            try:
-                series = retry(
-                    lambda t=ticker: self._shares_full(t, start, end),
-                    attempts=self.attempts,
-                    base_delay=self.base_delay,
-                    max_delay=self.max_delay,
-                    retry_on=SHARES_RETRYABLE,
-                    sleep=self._sleep,
-                    rng=self._rng,
-                    on_retry=lambda n, exc, delay, t=ticker: log.warning(
-                        "yahoo shares %s: attempt %d/%d failed (%s); retrying in %.1fs",
-                        *(t, n, self.attempts, _describe(exc), delay),
-                    ),
-                )
-            except SHARES_RETRYABLE as exc:  # Yahoo refuses us: stop asking for this batch
-                reason = f"{_describe(exc)} (gave up after {self.attempts} attempts)"
-                statuses.append(_status(ticker, "error", 0, reason))
-                statuses.extend(
-                    _status(
-                        skipped,
-                        "error",
-                        0,
-                        f"not fetched: batch abandoned after {ticker} failed: {reason}",
-                    )
-                    for skipped in batch[position + 1 :]
-                )
-                log.error("yahoo shares batch abandoned at %s: %s", ticker, reason)
-                return
-            except YFTickerMissingError as exc:
-                refused = self._refusal(ticker)
-                if refused is not None:
-                    message = f"Yahoo refused the request (HTTP {refused}): {exc.rationale}"
-                    statuses.append(_status(ticker, "error", 0, message))
-                else:
-                    statuses.append(_status(ticker, "empty", 0, f"{NO_DATA} ({exc.rationale})"))
-                continue
-            except Exception as exc:  # anything else from yfinance: report, go on
-                refused = self._refusal(ticker)
-                message = _describe(exc)
-                if refused is not None:  # yfinance then trips over the error body
-                    message = f"Yahoo refused the request (HTTP {refused})"
-                log.error("yahoo shares %s failed: %s", ticker, message)
-                statuses.append(_status(ticker, "error", 0, message))
-                continue
-
+        answered = each_answer(batch, lambda t: self._shares_full(t, start, end), self.retry,
+                               retry_on=SHARES_RETRYABLE, what="yahoo shares",
+                               refusal=self._refusal, statuses=statuses)
+        for ticker, series in answered:
             try:
                 frame = _reshape_shares(ticker, series, start, end, self._clock())
             except _WireShapeError as exc:
