@@ -64,6 +64,9 @@ ANCHORS = (ANNOUNCEMENT, ATTENTION)
 #: (value moved, propagation); never appears in an event id.
 _SEP = "\x1f"
 
+#: Events per vectorised pass of the engine: its panel is events x securities x 271 sessions.
+BATCH_EVENTS = 16
+
 #: The segment row that pools every non-benchmark security of an event.
 ALL_SEGMENTS = "all"
 
@@ -90,8 +93,13 @@ def build_reaction_marts(
     shares: pl.DataFrame | None = None,
     fx: pl.DataFrame | None = None,
     attention: pl.DataFrame | None = None,
+    batch_events: int = BATCH_EVENTS,
 ) -> dict[str, pl.DataFrame]:
     """{mart table name: frame} for every reaction mart, from conformed prices.
+
+    Events are studied ``batch_events`` at a time (each batch one vectorised pass), so memory
+    grows with the batch, not with the whole catalog; the result does not depend on the batch
+    size (tests/transforms/test_reactions.py).
 
     ``day0``: the announcement day 0s (``transforms.calendar.event_day0``). ``attention``
     (optional): event_id, attention_date (e.g. the distinct rows of marts.news_attention);
@@ -103,6 +111,39 @@ def build_reaction_marts(
     """
     anchored = anchor_day0(day0, sessions, attention)
     returns = daily_returns(prices, securities, sessions)
+    source = prices.sort("session_date").group_by("ticker").agg(pl.col("source").last())
+    ids = anchored["event_id"].unique().sort().to_list()
+    parts = [
+        _marts_for(
+            anchored.filter(pl.col("event_id").is_in(batch)), day0, returns, source, prices,
+            securities, sessions, events.filter(pl.col("event_id").is_in(batch)), cfg,
+            None if value_moved is None else value_moved.filter(pl.col("event_id").is_in(batch)),
+            shares, fx,
+        )
+        for batch in [ids[i:i + batch_events] for i in range(0, len(ids), batch_events)] or [[]]
+    ]
+    # batches follow event_id order and every mart sorts by event_id first: concatenated in
+    # order, they are sorted
+    return {table: pl.concat([part[table] for part in parts], how="vertical_relaxed")
+            for table in parts[0]}
+
+
+def _marts_for(
+    anchored: pl.DataFrame,
+    day0: pl.DataFrame,
+    returns: pl.DataFrame,
+    source: pl.DataFrame,
+    prices: pl.DataFrame,
+    securities: pl.DataFrame,
+    sessions: pl.DataFrame,
+    events: pl.DataFrame,
+    cfg: EventStudyConfig,
+    value_moved: pl.DataFrame | None,
+    shares: pl.DataFrame | None,
+    fx: pl.DataFrame | None,
+) -> dict[str, pl.DataFrame]:
+    """The reaction marts of one batch of events (``anchored``: their day 0s per anchor;
+    ``day0``: every event's announcement day 0, for the confounding flags)."""
     panel = build_panel(
         anchored, securities, returns, sessions, (cfg.estimation[0], cfg.window[1]), KEYS
     )
@@ -124,7 +165,6 @@ def build_reaction_marts(
     day0_rows = event_rows.filter(pl.col("rel_day") == 0).select(
         *unit, ret_day0="ret", ar_day0="ar"
     )
-    source = prices.sort("session_date").group_by("ticker").agg(pl.col("source").last())
     flags = catalog_overlaps(
         anchored, cfg.estimation, cfg.contamination_window, cfg.confound_window, KEYS,
         others=day0,
