@@ -191,6 +191,9 @@ class FeedSource:
         if not entries:
             if parsed.get("bozo") and not parsed.get("version"):
                 return [], self._status(spec, "error", 0, f"malformed feed: {warning}")
+            if not parsed.get("version"):  # e.g. an HTML error page served as 200 text/xml
+                kind = "an empty body" if not body.strip() else "neither RSS nor Atom"
+                return [], self._status(spec, "error", 0, f"not a feed: {kind}")
             note = "feed has no items" + (f" ({warning})" if warning else "")
             return [], self._status(spec, "empty", 0, note)
         publisher = (parsed.get("feed") or {}).get("title") or spec.name
@@ -248,7 +251,8 @@ class FeedSource:
                         f"({size} bytes read)"
                     )
                 chunks.append(chunk)
-            return b"".join(chunks), dict(response.headers)
+            # feedparser looks headers up in lower case (content-type: media type and charset)
+            return b"".join(chunks), {k.lower(): v for k, v in response.headers.items()}
         finally:
             response.close()
 

@@ -174,10 +174,34 @@ def test_http_feed_is_fetched_with_timeout_and_parsed(web: FakeWeb):
     result = source.news()
 
     assert statuses(result) == {"feed:ai": ("ok", 4)}
+    assert result.status["message"].to_list() == [""]  # the served Content-Type was read
     (url, kwargs), = web.calls
     assert url == URL and kwargs["timeout"] == 7.0 and kwargs["stream"] is True
     assert "Aftershock" in kwargs["headers"]["User-Agent"]
     assert sleeps == []
+
+
+@pytest.mark.parametrize("body, headers, message", [
+    (b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body>"
+     b"</html>", {"Content-Type": "text/xml; charset=utf-8"}, "not a feed: neither RSS nor Atom"),
+    (b"<html><body>Sign in</body></html>", {"Content-Type": "text/html"},
+     "malformed feed: NonXMLContentType"),
+    (b"", {"Content-Type": "application/rss+xml"}, "not a feed: an empty body"),
+])
+def test_a_page_that_is_not_a_feed_is_an_error_not_an_empty_feed(web: FakeWeb, body, headers,
+                                                                  message):
+    web.serve(URL, (200, body, headers))
+    result = make([FeedSpec("ai", URL)])[0].news()
+    row = result.status.row(0, named=True)
+    assert (row["status"], row["rows"]) == ("error", 0)
+    assert row["message"].startswith(message)
+
+
+def test_a_valid_feed_with_no_items_is_empty(web: FakeWeb):
+    web.serve(URL, (200, b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                         b'</channel></rss>', {"Content-Type": "application/rss+xml"}))
+    row = make([FeedSpec("quiet", URL)])[0].news().status.row(0, named=True)
+    assert (row["status"], row["rows"], row["message"]) == ("empty", 0, "feed has no items")
 
 
 def test_server_errors_and_timeouts_are_retried_then_succeed(web: FakeWeb):
@@ -325,3 +349,12 @@ def test_real_awkward_encodings_are_decoded():
         "Ibope: Bolsonaro perde de Haddad, Ciro e Alckmin em simulações de 2º turno"
     )
     assert uol["published_at"] is None
+
+
+def test_the_charset_of_the_served_content_type_decodes_the_feed(web: FakeWeb):
+    body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+            '<title>Nvidia chute après DeepSeek</title><link>https://example.com/a</link>'
+            '</item></channel></rss>').encode("latin-1")
+    web.serve(URL, (200, body, {"Content-Type": "application/rss+xml; charset=ISO-8859-1"}))
+    result = make([FeedSpec("fr", URL)])[0].news()
+    assert result.frame["title"].to_list() == ["Nvidia chute après DeepSeek"]
