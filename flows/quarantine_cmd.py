@@ -13,8 +13,9 @@ all in one transaction, under its own ``audit.etl_run`` row (flow ``quarantine-r
 * a candidate that passes but whose key core already holds from a run that started *after*
   the quarantining run is not loaded (it would overwrite newer data): ``superseded``;
 * a candidate that still fails stays open (its current reasons are printed);
-* a price row quarantined for ``value_not_finite`` stays open: row_json stores NaN and
-  infinity as null, so its original values cannot be re-checked (see docs/guarantees.md).
+* NaN and infinity come back as they were stored (``warehouse.load.row_json`` keeps them
+  beside the JSON nulls); a row quarantined for ``value_not_finite`` before that existed has
+  lost them and stays open, counted ``not_replayable``.
 
 Prices are re-conformed with the current seeds and exchange calendars (``is_exchange_session``
 and ``currency`` are recomputed), so a calendar or security-master fix is picked up. When a
@@ -92,6 +93,25 @@ class DatasetSpec:
     not_replayable: frozenset[str] = frozenset()
 
 
+def _decode(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """qid, row_key, _stamp and the stored row's columns, non-finite floats restored."""
+    from warehouse.load import NON_FINITE_KEY
+
+    floats = [c for c, t in schema.items() if t.is_float()]
+    kept = pl.Struct({c: pl.String() for c in floats})
+    full = pl.Struct({**schema, NON_FINITE_KEY: kept}) if floats else pl.Struct(schema)
+    decoded = rows.select(
+        "qid", "row_key", "_stamp", pl.col("row_json").str.json_decode(full).alias("_row"),
+    ).unnest("_row")
+    if not floats:
+        return decoded
+    return decoded.with_columns(
+        pl.coalesce(pl.col(NON_FINITE_KEY).struct.field(c).cast(pl.Float64), pl.col(c))
+        .cast(schema[c]).alias(c)
+        for c in floats
+    ).drop(NON_FINITE_KEY)
+
+
 def _price_schema() -> dict[str, pl.DataType]:
     from contracts import CORE_PRICES
 
@@ -114,7 +134,7 @@ def _fx_schema() -> dict[str, pl.DataType]:
 DATASETS: dict[str, Callable[[], DatasetSpec]] = {
     "prices": lambda: DatasetSpec(
         ["ticker", "session_date"], "core.fact_price_daily", _price_schema(),
-        frozenset({"value_not_finite"}),
+        frozenset({"value_not_finite"}),  # only rows stored before NaN was kept
     ),
     "shares": lambda: DatasetSpec(
         ["ticker", "as_of_date"], "core.fact_shares_outstanding", _shares_schema()
@@ -255,7 +275,9 @@ def _replay_dataset(
     stamp = pl.coalesce("run_started_at", "quarantined_at")
     rows = rows.with_columns(_stamp=stamp)
     newest = rows.filter(pl.col("_stamp") == pl.col("_stamp").max().over("row_key"))
-    blocked = pl.col("reasons").list.set_intersection(list(spec.not_replayable)).list.len() > 0
+    blocked = (
+        pl.col("reasons").list.set_intersection(list(spec.not_replayable)).list.len() > 0
+    ) & ~pl.col("row_json").str.contains(f'"{load.NON_FINITE_KEY}":', literal=True)
     if spec.not_replayable:
         counts["not_replayable"] = newest.filter(blocked).height
         newest = newest.filter(~blocked)
@@ -263,10 +285,7 @@ def _replay_dataset(
     if newest.height == 0:
         return counts, pl.DataFrame(schema=_REJECTED_SCHEMA)
 
-    decoded = newest.select(
-        "qid", "row_key", "_stamp",
-        pl.col("row_json").str.json_decode(pl.Struct(spec.schema)).alias("_row"),
-    ).unnest("_row").with_row_index(_POS)
+    decoded = _decode(newest, spec.schema).with_row_index(_POS)
     ids = decoded.select(_POS, "qid", "row_key", "_stamp")
     outcome = _validate(name, decoded.drop("qid", "row_key", "_stamp"), ctx)
     load.append(con, "audit.validation_result", outcome.results.with_columns(run_id=pl.lit(run_id)))

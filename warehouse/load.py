@@ -118,6 +118,25 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     return frame.height
 
 
+#: Key of row_json that keeps the float values JSON cannot: {"open": "NaN", "close": null}.
+NON_FINITE_KEY = "_non_finite"
+
+
+def row_json(body: pl.DataFrame) -> pl.Series:
+    """Each row as JSON. JSON has no NaN or infinity: such a value is written null and kept,
+    as text ("NaN", "Infinity", "-Infinity"), under ``NON_FINITE_KEY``, so a replay can
+    rebuild the row exactly (flows/quarantine_cmd.py)."""
+    floats = [c for c, t in body.schema.items() if t.is_float()]
+    kept = {
+        c: pl.when(pl.col(c).is_nan()).then(pl.lit("NaN"))
+        .when(pl.col(c).is_infinite() & (pl.col(c) > 0)).then(pl.lit("Infinity"))
+        .when(pl.col(c).is_infinite()).then(pl.lit("-Infinity"))
+        for c in floats
+    }
+    fields = [pl.all(), pl.struct(**kept).alias(NON_FINITE_KEY)] if floats else [pl.all()]
+    return body.select(pl.struct(*fields).struct.json_encode()).to_series()
+
+
 def quarantine(
     con: duckdb.DuckDBPyConnection,
     rejected: pl.DataFrame,
@@ -137,7 +156,7 @@ def quarantine(
                 pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key],
                               separator="|")
             ).to_series(),
-            "row_json": body.select(pl.struct(pl.all()).struct.json_encode()).to_series(),
+            "row_json": row_json(body),
             "reasons": rejected["reasons"],
             "quarantined_at": datetime.now(UTC),
         }

@@ -47,7 +47,9 @@ def item(title: str | None, link: str | None, date_: str | None) -> str:
 
 FEED_CASES = [
     ("missing_file", None, "error", "FileNotFoundError: feed file {path} not found"),
-    ("zero_bytes", b"", "empty", "feed has no items"),
+    ("zero_bytes", b"", "error", "not a feed: an empty body"),
+    ("html_error_page", b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body>"
+     b"</html>", "error", "not a feed: neither RSS nor Atom"),
     ("binary_junk", b"\x00\x01binary junk", "error",
      "malformed feed: SAXParseException: <unknown>:2:0: not well-formed (invalid token)"),
     ("json_instead_of_xml", b'{"items": []}', "error",

@@ -77,7 +77,7 @@ def warehouse(tmp_path):
         rejected=[
             price(D(2025, 1, 23), 143.0),                       # fixed rule -> replayed
             price(D(2025, 1, 24), 150.0, high=145.0, low=140.0, open_=144.0),  # close > high
-            price(D(2025, 1, 27), 118.0, open_=float("nan")),   # NaN open: not replayable
+            price(D(2025, 1, 27), 118.0, open_=float("nan")),   # NaN open: still rejected
             price(D(2025, 1, 28), 120.0),                       # core gets it in r2: superseded
             price(D(2025, 1, 29), 121.0),                       # r2 quarantines a newer copy
         ],
@@ -134,24 +134,40 @@ def test_list_filters_by_dataset_and_run(warehouse):
         con.close()
 
 
+def _add_legacy_nan_row(path) -> None:
+    """A row quarantined before NaN was kept beside the JSON: its open is a bare null."""
+    row = price(D(2025, 1, 30), 119.0)
+    row["session_date"] = "2025-01-30"
+    row["open"] = None
+    con = connect(path)
+    con.execute(
+        "INSERT INTO audit.quarantine (run_id, dataset, row_key, row_json, reasons, "
+        "quarantined_at) VALUES ('r1', 'prices', 'NVDA|2025-01-30', ?, ['value_not_finite'], "
+        "TIMESTAMPTZ '2025-01-01 00:00:00+00')", [json.dumps(row)],
+    )
+    con.close()
+
+
 def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
+    _add_legacy_nan_row(warehouse)
     before = _core(warehouse)
     summary = replay_quarantine(warehouse, ["prices"], today=D(2025, 2, 1))
 
     assert summary.status == "success"
     counts = summary.counts["prices"]
     assert counts == {
-        "open": 6,
-        "candidates": 4,  # 23, 24, 28 and the newest copy of 29 (27 is not replayable)
+        "open": 7,
+        "candidates": 5,  # 23, 24, 27, 28 and the newest copy of 29 (30 lost its NaN)
         "replayed": 2,  # 23, and r2's copy of 29
         "superseded": 2,  # 28 (core has r2's newer row), r1's older copy of 29
-        "still_rejected": 1,  # 24
-        "not_replayable": 1,  # 27
+        "still_rejected": 2,  # 24, and 27: its NaN open came back from the quarantine
+        "not_replayable": 1,  # 30
         "inserted": 2,
         "updated": 0,
     }
     assert summary.still_rejected.to_dicts() == [
-        {"dataset": "prices", "row_key": "NVDA|2025-01-24", "reasons": "close_above_high"}
+        {"dataset": "prices", "row_key": "NVDA|2025-01-24", "reasons": "close_above_high"},
+        {"dataset": "prices", "row_key": "NVDA|2025-01-27", "reasons": "value_not_finite"},
     ]
     after = _core(warehouse)
     assert after[D(2025, 1, 23)] == (143.0, summary.run_id)
@@ -186,6 +202,7 @@ def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
         ("r1", "NVDA|2025-01-27"): (None, None),
         ("r1", "NVDA|2025-01-28"): ("superseded", rid),
         ("r1", "NVDA|2025-01-29"): ("superseded", rid),
+        ("r1", "NVDA|2025-01-30"): (None, None),
         ("r2", "NVDA|2025-01-29"): ("replayed", rid),
     }
 
@@ -202,13 +219,14 @@ def test_replay_loads_what_now_passes_and_leaves_the_rest_open(warehouse):
         assert results == [  # the replayed suite, then the rebuilt gap report (24, 27 absent)
             {"expectation": "close_above_high", "unexpected_count": 1},
             {"expectation": "missing_sessions", "unexpected_count": 1},
+            {"expectation": "value_not_finite", "unexpected_count": 1},
         ]
         counted = dict(con.execute(
             "SELECT stage, rows FROM audit.etl_run_count WHERE run_id = ? "
             "AND dataset = 'quarantine.prices'", [rid]).fetchall())
-        assert counted["replayed"] == 2 and counted["still_rejected"] == 1
-        assert list_quarantine(con).height == 2  # open: 24 and 27
-        assert list_quarantine(con, include_resolved=True).height == 6
+        assert counted["replayed"] == 2 and counted["still_rejected"] == 2
+        assert list_quarantine(con).height == 3  # open: 24, 27 and 30
+        assert list_quarantine(con, include_resolved=True).height == 7
     finally:
         con.close()
 
@@ -283,3 +301,21 @@ def test_replay_is_fast(warehouse):
     start = time.perf_counter()
     replay_quarantine(warehouse, ["prices"], today=D(2025, 2, 1))
     assert time.perf_counter() - start < 20
+
+
+def test_non_finite_values_survive_the_quarantine_json():
+    from flows.quarantine_cmd import _decode, _price_schema
+
+    rows = pl.DataFrame(
+        [price(D(2025, 1, 27), 118.0, open_=float("nan"), high=float("inf"),
+               low=float("-inf")), price(D(2025, 1, 28), 120.0)],
+        schema=SCHEMA,
+    ).drop("is_exchange_session")
+    stored = load.row_json(rows)
+    first = json.loads(stored[0])
+    assert (first["open"], first["high"], first["low"]) == (None, None, None)  # valid JSON
+    assert first["_non_finite"] == {"open": "NaN", "high": "Infinity", "low": "-Infinity",
+                                    "close": None, "adj_close": None, "volume": None}
+    back = _decode(pl.DataFrame({"qid": [1, 2], "row_key": ["a", "b"], "_stamp": [T0, T0],
+                                 "row_json": stored}), _price_schema())
+    assert back.drop("qid", "row_key", "_stamp").equals(rows)  # NaN == NaN for equals
