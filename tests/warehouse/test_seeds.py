@@ -59,3 +59,13 @@ def test_readers_refuse_only_what_no_suite_could_judge(tmp_path):
     twice = tmp_path / "twice.csv"  # a duplicate is the suite's business: read as is
     read_universe().head(1).vstack(read_universe().head(1)).write_csv(twice)
     assert read_universe(twice).height == 2
+
+
+def test_evening_launches_count_from_the_next_session():
+    """Livestreams after the US close carry their minute, so day 0 is the next session."""
+    ref = prepare_reference(date(2025, 12, 31))
+    nasdaq = dict(ref.day0.filter(pl.col("exchange_mic") == "XNAS")
+                  .select("event_id", "day0").iter_rows())
+    assert nasdaq["grok-4"] == date(2025, 7, 10)  # 8 pm PT on 9 July, after the close
+    assert nasdaq["grok-3"] == date(2025, 2, 18)  # 8 pm PT on Presidents' Day
+    assert nasdaq["gpt-5"] == date(2025, 8, 7)  # 10 am PT, during the session
