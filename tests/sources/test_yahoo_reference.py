@@ -20,10 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pandas as pd
 import polars as pl
 import pytest
-from curl_cffi import requests as curl_requests
 from curl_cffi.requests.models import Response
-from yfinance import cache as yf_cache
-from yfinance.data import SingletonMeta, YfData
 
 from sources.base import EXTRACT_STATUS
 from sources.reference import RAW_FX, RAW_SHARES, ReferenceSource
@@ -128,18 +125,8 @@ class FakeYahoo:
 
 
 @pytest.fixture
-def yahoo(monkeypatch: pytest.MonkeyPatch) -> FakeYahoo:
-    fake = FakeYahoo()
-    monkeypatch.setattr(
-        curl_requests.Session, "request", lambda self, method, url, **kw: fake(method, url, **kw)
-    )
-    monkeypatch.setattr(yf_cache._TzCacheManager, "_tz_cache", yf_cache._TzCacheDummy())
-    monkeypatch.setattr(yf_cache._CookieCacheManager, "_Cookie_cache", yf_cache._CookieCacheDummy())
-    monkeypatch.delitem(SingletonMeta._instances, YfData, raising=False)
-    YfData.cache_get.cache_clear()
-    yield fake
-    YfData.cache_get.cache_clear()
-    assert fake.unexpected == [], "yfinance called endpoints the fake does not serve"
+def yahoo(yahoo_wire) -> FakeYahoo:
+    return yahoo_wire(FakeYahoo())
 
 
 def make_source(**settings) -> tuple[YahooReferenceSource, list[float]]:
