@@ -11,16 +11,17 @@ How it runs:
    transaction, so an interrupted backfill leaves whole chunks: run it again and it resumes.
    (Within the window, not the ticker's overall last session: that would skip history behind
    data the daily runs already loaded.)
-3. Extract, conform and validate each chunk (prices, share counts, FX) as a task on the
+3. Extract, conform and validate each chunk (prices, share counts, FX: ``stages.stage_batch``,
+   the daily run's own step) as a task on the
    configured task runner (threads, or a Dask cluster through prefect-dask), at most
    ``max_concurrent`` chunks in flight so the source (Yahoo) is not hammered. Tasks touch no
    warehouse: they return frames. A chunk's first rows are checked against the session before
    it, fetched as a lead-in, so results do not depend on the order chunks finish in.
-4. Load each chunk on the flow's own connection, the warehouse's single writer, in plan order
-   (so watermarks only ever move forward), one transaction per chunk.
-5. Once at the end, as the daily run does: refresh the dimensions, the gap report and every
-   mart (with their checks), record counts, publish the Prefect artifacts, refresh the serving
-   copy and report, and notify.
+4. Load each chunk (``stages.load_batch``) on the flow's own connection, the warehouse's single
+   writer, in plan order (so watermarks only ever move forward), one transaction per chunk.
+5. Once at the end, with the daily run's ``stages.refresh_derived``: the dimensions, the gap
+   report and every mart (with their checks); then record counts, publish the Prefect
+   artifacts, refresh the serving copy and report, and notify.
 
 The audit row (``audit.etl_run``, flow ``backfill``) covers the whole backfill; every row it
 writes carries its run id. While a backfill holds the warehouse, a daily run waits for the lock

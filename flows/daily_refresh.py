@@ -1,8 +1,10 @@
 """The daily flow: extract -> transform -> validate -> load -> marts, in one warehouse transaction.
 
-The flow only wires the layers together: sources fetch, transforms reshape, expectations judge,
-the warehouse stores. A run's writes to raw, core and marts commit together or not at all; its
-audit row is written on its own so even a failed run leaves a trace.
+The flow only wires the layers together through the stages every loading flow shares
+(``flows/stages.py``): sources fetch, transforms reshape, expectations judge, the warehouse
+stores. Everything that waits on the network (prices, share counts, FX, news) is fetched
+before the transaction opens; a run's writes to raw, core and marts then commit together or
+not at all. Its audit row is written on its own, so even a failed run leaves a trace.
 """
 
 from __future__ import annotations
