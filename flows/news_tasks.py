@@ -440,21 +440,6 @@ def reaction_inputs(
     )
 
 
-# --------------------------------------------------------------------------- sentiment CLI
-
-
-def score_headlines(texts: list[str]) -> list[float]:
-    """Sentiment of each headline in [-1, 1] (the shipped scorer, as ``aftershock sentiment``)."""
-    scorer = sentiment.default_scorer()
-    return scorer.score(pl.Series("text", texts, dtype=pl.String)).to_list()
-
-
-def sentiment_labels(scores: list[float]) -> list[str]:
-    """'positive' / 'neutral' / 'negative' for scores from :func:`score_headlines`."""
-    scorer = sentiment.default_scorer()
-    return sentiment.label(pl.Series(scores, dtype=pl.Float64), scorer.band).to_list()
-
-
 __all__ = ["FetchedNews", "NewsOptions", "ReactionInputs", "fetch_news", "load_news",
            "make_news_sources", "reaction_inputs", "read_attention", "read_detected_events",
-           "refresh_news", "score_headlines", "sentiment_labels", "store_detected_events"]
+           "refresh_news", "store_detected_events"]

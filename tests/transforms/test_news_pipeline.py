@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.news_tasks import NewsOptions, refresh_news, score_headlines, sentiment_labels
+from flows.news_tasks import NewsOptions, refresh_news
+from flows.sentiment_cmd import score_frame
 from transforms import calendar
 from warehouse import seeds
 from warehouse.connection import connect, query_frame
@@ -174,6 +175,6 @@ def test_an_offline_snapshot_run_reads_no_live_source(world):
 
 
 def test_headline_scores_for_the_cli():
-    scores = score_headlines(["Nvidia shares plunge 17% as DeepSeek rattles AI trade",
-                              "Oracle to report earnings on Thursday"])
-    assert sentiment_labels(scores) == ["negative", "neutral"]
+    scored = score_frame(["Nvidia shares plunge 17% as DeepSeek rattles AI trade",
+                          "Oracle to report earnings on Thursday"])
+    assert scored["label"].to_list() == ["negative", "neutral"]
