@@ -162,9 +162,11 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
         checkpoint("after_extract")
         with load.transaction(con):
             counts = load_batch(con, run_id, batch)
+            log.info("load: %s", _said(counts))
             checkpoint("after_core")
             record_outcomes(con, run_id, ref.checks)
             derived, checks = refresh_derived(con, run_id, ref, options.model, tickers, news)
+            log.info("news and marts: %s", _said(derived))
             counts |= derived
             record_counts(con, run_id, counts)
             checkpoint("before_commit")
@@ -210,6 +212,11 @@ def build_html_report(published: dict) -> dict:
     built = build_report(published["path"], reports_dir_for(published["path"]))
     get_run_logger().info("report: %s", built.get("index"))
     return built
+
+
+def _said(counts: dict[str, int]) -> str:
+    """Counts as a log line: 'prices.inserted 1,180, prices.quarantined 3'."""
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items()) or "nothing"
 
 
 def _data_docs(outcomes, run_id: str, options: RunOptions) -> str | None:
