@@ -54,6 +54,21 @@ RAW_FX: dict[str, pl.DataType] = {
 CORE_SHARES: dict[str, pl.DataType] = {k: v for k, v in RAW_SHARES.items() if k != "fetched_at"}
 CORE_FX: dict[str, pl.DataType] = {k: v for k, v in RAW_FX.items() if k != "fetched_at"}
 
+#: Corporate actions as a source delivers them: a cash dividend per share (in the listing
+#: currency) or a split (shares after / shares before: 10.0 for NVDA's 10-for-1 of June 2024),
+#: by ex-date (the listing's local session date).
+RAW_ACTIONS: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "ex_date": pl.Date(),
+    "action": pl.String(),  # dividend | split
+    "value": pl.Float64(),
+    "source": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+#: core.fact_corporate_action: one row per (ticker, ex_date, action).
+CORE_ACTIONS: dict[str, pl.DataType] = {k: v for k, v in RAW_ACTIONS.items() if k != "fetched_at"}
+ACTION_KINDS = ("dividend", "split")
+
 #: Daily simple returns of the adjusted close, per ticker and exchange session.
 RETURNS: dict[str, pl.DataType] = {
     "ticker": pl.String(),

@@ -1,8 +1,10 @@
-"""Expectation suites for the reference data of value moved: share counts and daily FX.
+"""Expectation suites for reference data: share counts and daily FX (value moved), and
+corporate actions.
 
-Input frames are what the reference sources deliver (``contracts.RAW_SHARES`` / ``RAW_FX``);
-the good rows become ``contracts.CORE_SHARES`` / ``CORE_FX``. Every rule about share counts and
-FX is here (value moved trusts core), as GX expectations with stable snake_case names:
+Input frames are what the sources deliver (``contracts.RAW_SHARES`` / ``RAW_FX`` /
+``RAW_ACTIONS``); the good rows become ``contracts.CORE_SHARES`` / ``CORE_FX`` /
+``CORE_ACTIONS``. Every rule about these datasets is here (value moved trusts core), as GX
+expectations with stable snake_case names:
 
 =========================== ======== ====================================================
 rule                        severity unexpected rows
@@ -27,6 +29,15 @@ rate_not_positive           reject   usd_per_unit <= 0
 rate_not_finite             reject   usd_per_unit is +infinity
 conflicting_rates           reject   every row of a (currency, session_date) with two or
                                      more different usable rates
+**actions** (``core_actions``, key ticker + ex_date + action)
+ticker_null                 reject   ticker is null
+ex_date_null                reject   ex_date is null
+action_unknown              reject   action is not dividend or split
+action_value_missing        reject   value is null or NaN
+action_value_not_positive   reject   value <= 0
+action_value_not_finite     reject   value is +infinity
+conflicting_actions         reject   every row of a (ticker, ex_date, action) with two or
+                                     more different usable values
 =========================== ======== ====================================================
 
 Exact repeats of one value for one key are *not* a violation (a source may send a row twice):
@@ -46,7 +57,7 @@ import sys
 import great_expectations.expectations as gxe
 import polars as pl
 
-from contracts import CORE_FX, CORE_SHARES
+from contracts import ACTION_KINDS, CORE_ACTIONS, CORE_FX, CORE_SHARES
 from expectations.runner import QUALITY_FLAGS, Rule, Suite, ValidationOutcome, validate
 
 __all__ = [
@@ -58,10 +69,14 @@ __all__ = [
     "shares_to_core",
     "validate_fx",
     "validate_shares",
+    "ACTIONS_SUITE",
+    "actions_to_core",
+    "validate_actions",
 ]
 
 SHARES_KEY: list[str] = ["ticker", "as_of_date"]
 FX_KEY: list[str] = ["currency", "session_date"]
+ACTIONS_KEY: list[str] = ["ticker", "ex_date", "action"]
 _DISTINCT = "distinct_values"
 
 
@@ -127,6 +142,20 @@ FX_SUITE = Suite(
 )
 
 
+ACTIONS_SUITE = Suite(
+    name="core_actions",
+    dataset="core.fact_corporate_action",
+    rules=[
+        _not_null("ticker", "ticker_null"),
+        _not_null("ex_date", "ex_date_null"),
+        Rule("action_unknown", gxe.ExpectColumnValuesToBeInSet(column="action",
+                                                               value_set=list(ACTION_KINDS))),
+        *_value_rules("value", "action_value", "conflicting_actions"),
+    ],
+    prepare=_with_distinct(ACTIONS_KEY, "value"),
+)
+
+
 def validate_shares(raw: pl.DataFrame) -> ValidationOutcome:
     """Validate raw share counts (``RAW_SHARES``; extra columns pass through)."""
     return validate(raw, SHARES_SUITE, key=SHARES_KEY)
@@ -135,6 +164,11 @@ def validate_shares(raw: pl.DataFrame) -> ValidationOutcome:
 def validate_fx(raw: pl.DataFrame) -> ValidationOutcome:
     """Validate raw FX rates (``RAW_FX``; extra columns pass through)."""
     return validate(raw, FX_SUITE, key=FX_KEY)
+
+
+def validate_actions(raw: pl.DataFrame) -> ValidationOutcome:
+    """Validate raw corporate actions (``RAW_ACTIONS``; extra columns pass through)."""
+    return validate(raw, ACTIONS_SUITE, key=ACTIONS_KEY)
 
 
 def _to_core(good: pl.DataFrame, key: list[str], contract: dict[str, pl.DataType]):
@@ -149,6 +183,11 @@ def _to_core(good: pl.DataFrame, key: list[str], contract: dict[str, pl.DataType
 def shares_to_core(good: pl.DataFrame) -> pl.DataFrame:
     """``validate_shares(raw).good`` -> ``CORE_SHARES`` rows, one per key (repeats collapsed)."""
     return _to_core(good, SHARES_KEY, CORE_SHARES)
+
+
+def actions_to_core(good: pl.DataFrame) -> pl.DataFrame:
+    """``validate_actions(raw).good`` -> ``CORE_ACTIONS`` rows, one per key."""
+    return _to_core(good, ACTIONS_KEY, CORE_ACTIONS)
 
 
 def fx_to_core(good: pl.DataFrame) -> pl.DataFrame:

@@ -25,11 +25,18 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from contracts import ContractError
+from contracts import RAW_ACTIONS, ContractError, empty
 from expectations.events import seed_refusal, validate_events, validate_universe
 from expectations.marts import raise_on_rejected, validate_marts
 from expectations.prices import gap_report, validate_gaps, validate_prices
-from expectations.reference import fx_to_core, shares_to_core, validate_fx, validate_shares
+from expectations.reference import (
+    actions_to_core,
+    fx_to_core,
+    shares_to_core,
+    validate_actions,
+    validate_fx,
+    validate_shares,
+)
 from expectations.runner import ValidationOutcome
 from flows.faults import checkpoint
 from flows.news_tasks import FetchedNews, load_news, reaction_inputs, read_detected_events
@@ -152,8 +159,9 @@ class Batch:
 
     ``raw``/``status``: prices as fetched (RAW_PRICES) and one status row per ticker;
     ``outcomes``: the prices, shares and FX suites (good and rejected rows, results);
-    ``shares``/``fx``: the good rows in their core contracts; ``reference_status``: per
-    ticker and currency.
+    ``shares``/``fx``/``actions``: the good rows in their core contracts (corporate actions come
+    with the prices, from sources that report them); ``reference_status``: per ticker and
+    currency.
     """
 
     raw: pl.DataFrame
@@ -164,10 +172,12 @@ class Batch:
     shares: pl.DataFrame
     fx: pl.DataFrame
     reference_status: pl.DataFrame
+    actions_check: ValidationOutcome
+    actions: pl.DataFrame
 
     @property
     def outcomes(self) -> list[ValidationOutcome]:
-        return [self.prices, self.shares_check, self.fx_check]
+        return [self.prices, self.shares_check, self.fx_check, self.actions_check]
 
     def failed_tickers(self) -> list[str]:
         """A price that did not arrive makes a run partial; for reference data only errors do
@@ -179,7 +189,7 @@ class Batch:
         """Without GX's own result objects (what a Dask worker sends back)."""
         return dataclasses.replace(
             self, **{name: dataclasses.replace(getattr(self, name), gx_result=None)
-                     for name in ("prices", "shares_check", "fx_check")}
+                     for name in ("prices", "shares_check", "fx_check", "actions_check")}
         )
 
 
@@ -191,17 +201,20 @@ def _fetch_by_start(source, starts: dict[str, date], end: date, lead_in: timedel
         groups.setdefault(start, []).append(ticker)
     results = [source.prices(group, start - lead_in, end)
                for start, group in sorted(groups.items())] or [source.prices([], end, end)]
+    actions = [r.actions for r in results if r.actions is not None]
     return ExtractResult(frame=pl.concat([r.frame for r in results]),
-                         status=pl.concat([r.status for r in results]))
+                         status=pl.concat([r.status for r in results]),
+                         actions=pl.concat(actions) if actions else empty(RAW_ACTIONS))
 
 
-def _in_batch(frame: pl.DataFrame, starts: pl.DataFrame) -> pl.Series:
+def _in_batch(frame: pl.DataFrame, starts: pl.DataFrame, day: str = "session_date"
+              ) -> pl.Series:
     """True for rows on or after their ticker's start; a ticker nobody asked for is kept (the
     suite judges it), never dropped here."""
     return (
-        frame.select("ticker", "session_date")
+        frame.select("ticker", day)
         .join(starts, on="ticker", how="left", maintain_order="left")
-        .select((pl.col("session_date") >= pl.col("_start")).fill_null(True))
+        .select((pl.col(day) >= pl.col("_start")).fill_null(True))
         .to_series()
     )
 
@@ -219,6 +232,8 @@ def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date
     start_of = pl.DataFrame({"ticker": list(starts), "_start": list(starts.values())},
                             schema={"ticker": pl.String, "_start": pl.Date})
     raw = extracted.frame.filter(_in_batch(extracted.frame, start_of))
+    actions = extracted.actions if extracted.actions is not None else empty(RAW_ACTIONS)
+    actions_check = validate_actions(actions.filter(_in_batch(actions, start_of, "ex_date")))
     core = prices.to_core(extracted.frame, ref.securities, ref.sessions)
     inside = _in_batch(core, start_of)
     lead = core.filter(~inside).select("ticker", "session_date", "close", "adj_close")
@@ -239,6 +254,7 @@ def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date
         shares_check=shares_check, fx_check=fx_check,
         shares=shares_to_core(shares_check.good), fx=fx_to_core(fx_check.good),
         reference_status=pl.concat([shares.status, fx.status]),
+        actions_check=actions_check, actions=actions_to_core(actions_check.good),
     )
 
 
@@ -260,6 +276,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: Batch) -> dic
         ("shares", batch.shares, batch.shares_check, ["ticker", "as_of_date"],
          load.upsert_shares),
         ("fx", batch.fx, batch.fx_check, ["currency", "session_date"], load.upsert_fx),
+        ("actions", batch.actions, batch.actions_check, ["ticker", "ex_date", "action"],
+         load.upsert_actions),
     ):
         merged = upsert(con, good, run_id)
         counts |= {f"{name}.inserted": merged["inserted"], f"{name}.updated": merged["updated"]}

@@ -25,10 +25,13 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class ExtractResult:
-    """Rows fetched (``contracts.RAW_PRICES``) and one status row per requested ticker."""
+    """Rows fetched (``contracts.RAW_PRICES``) and one status row per requested ticker;
+    ``actions``: corporate actions (``contracts.RAW_ACTIONS``) when the source reports them
+    (Yahoo, with the prices), else None."""
 
     frame: pl.DataFrame
     status: pl.DataFrame
+    actions: pl.DataFrame | None = None
 
 
 class PriceSource(Protocol):

@@ -54,7 +54,7 @@ import yfinance as yf
 from curl_cffi import requests as curl_requests
 from yfinance.exceptions import YFRateLimitError, YFTickerMissingError
 
-from contracts import RAW_PRICES, conform, empty
+from contracts import RAW_ACTIONS, RAW_PRICES, conform, empty
 from sources.base import ExtractResult, status_frame
 from sources.retry import RetryPolicy, describe
 
@@ -192,13 +192,16 @@ class YahooSource:
             raise ValueError(f"start {start} is after end {end}")
         wanted = list(dict.fromkeys(tickers))  # de-duplicated, order kept
         frames: list[pl.DataFrame] = []
+        actions: list[pl.DataFrame] = []
         statuses: list[dict] = []
         with _yfinance_raises():
             for i in range(0, len(wanted), self.batch_size):
                 batch = wanted[i : i + self.batch_size]
-                self._fetch_batch(batch, start, end, frames, statuses)
+                self._fetch_batch(batch, start, end, frames, statuses, actions)
         frame = conform(pl.concat(frames) if frames else empty(RAW_PRICES), RAW_PRICES, SOURCE)
-        return ExtractResult(frame=frame, status=status_frame(statuses))
+        found = conform(pl.concat(actions) if actions else empty(RAW_ACTIONS), RAW_ACTIONS,
+                        SOURCE)
+        return ExtractResult(frame=frame, status=status_frame(statuses), actions=found)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -209,13 +212,17 @@ class YahooSource:
         end: date,
         frames: list[pl.DataFrame],
         statuses: list[dict],
+        actions: list[pl.DataFrame] | None = None,
     ) -> None:
         answered = each_answer(batch, lambda t: self._history(t, start, end), self.retry,
                                retry_on=RETRYABLE, what="yahoo", refusal=self._refusal,
                                statuses=statuses)
         for ticker, history in answered:
             try:
-                frame, blank_dates = _reshape(ticker, history, self._clock())
+                fetched_at = self._clock()
+                frame, blank_dates = _reshape(ticker, history, fetched_at)
+                if actions is not None:
+                    actions.append(_reshape_actions(ticker, history, fetched_at))
             except _WireShapeError as exc:
                 statuses.append(_status(ticker, "error", 0, str(exc)))
                 continue
@@ -242,7 +249,7 @@ class YahooSource:
             interval="1d",
             auto_adjust=False,  # keep raw OHLC and 'Adj Close' side by side
             back_adjust=False,
-            actions=False,
+            actions=True,  # dividends and splits ride along in the same chart response
             repair=False,  # repair is a validity judgement; not this layer's job
             keepna=True,  # let nothing be dropped out of sight; blank bars are counted here
             rounding=False,
@@ -291,6 +298,38 @@ def _reshape(
     ).with_columns(pl.selectors.float().fill_nan(None))  # missing value = null, not NaN
     blank_dates = [d for d, b in zip(session_dates, blank, strict=True) if b]
     return conform(frame, RAW_PRICES, SOURCE), blank_dates
+
+
+#: yfinance's action columns (zero on days without one) -> our action names.
+_ACTION_COLUMNS = {"Dividends": "dividend", "Stock Splits": "split"}
+
+
+def _reshape_actions(ticker: str, history: pd.DataFrame, fetched_at: datetime) -> pl.DataFrame:
+    """yfinance's Dividends / Stock Splits columns -> RAW_ACTIONS rows (non-zero days only).
+
+    Their dates are the index's local session dates, as for prices. A value the suite must
+    judge (NaN, negative) is kept, never dropped here; only yfinance's 0 = "none that day" is.
+    """
+    if history.empty or not any(c in history.columns for c in _ACTION_COLUMNS):
+        return empty(RAW_ACTIONS)
+    dates = [ts.date() for ts in history.index]
+    parts = []
+    for theirs, ours in _ACTION_COLUMNS.items():
+        if theirs not in history.columns:
+            continue
+        values = history[theirs].to_numpy(dtype="float64", na_value=np.nan)
+        hit = values != 0  # NaN != 0: kept for the suite to reject
+        parts.append(pl.DataFrame({
+            "ticker": [ticker] * int(hit.sum()),
+            "ex_date": [d for d, h in zip(dates, hit, strict=True) if h],
+            "action": [ours] * int(hit.sum()),
+            "value": values[hit],
+        }, schema_overrides={"ex_date": pl.Date()}))
+    frame = pl.concat(parts).with_columns(
+        pl.col("value").fill_nan(None), source=pl.lit(SOURCE),
+        fetched_at=pl.lit(fetched_at, pl.Datetime("us", "UTC")),
+    )
+    return conform(frame, RAW_ACTIONS, SOURCE)
 
 
 def _blank_note(blank_dates: list[date]) -> str | None:

@@ -95,6 +95,12 @@ def upsert_fx(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -
                   ("usd_per_unit", "source"), run_id)
 
 
+def upsert_actions(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
+    """MERGE corporate actions into core.fact_corporate_action."""
+    return upsert(con, "core.fact_corporate_action", good, ("ticker", "ex_date", "action"),
+                  ("value", "source"), run_id)
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace a derived table's rows (dims from seeds, sessions, marts) keeping its DDL.
 

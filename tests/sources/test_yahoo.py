@@ -28,7 +28,7 @@ import pytest
 import yfinance as yf
 from curl_cffi.requests.models import Response
 
-from contracts import RAW_PRICES
+from contracts import RAW_ACTIONS, RAW_PRICES
 from sources.base import EXTRACT_STATUS, PriceSource
 from sources.yahoo import NO_DATA, YahooSource
 
@@ -188,6 +188,36 @@ def test_happy_path_values_land_in_their_columns(yahoo: FakeYahoo):
     assert bars["period2"] == epoch("2025-01-28 00:00")
     assert bars["interval"] == "1d"
     assert sleeps == []
+
+
+def test_dividends_and_splits_in_the_chart_events_become_actions(yahoo: FakeYahoo):
+    """The recorded chart with an ``events`` block in Yahoo's wire shape (a dividend on the
+    23rd, a 10-for-1 split on the 24th): the prices are untouched, the actions come out by
+    local ex-date."""
+    doc = chart("NVDA")
+    thu, fri = epoch("2025-01-23 09:30"), epoch("2025-01-24 09:30")
+    doc["chart"]["result"][0]["events"] = {
+        "dividends": {str(thu): {"amount": 0.01, "date": thu}},
+        "splits": {str(fri): {"date": fri, "numerator": 10.0, "denominator": 1.0,
+                              "splitRatio": "10:1"}},
+    }
+    yahoo.charts["NVDA"] = doc
+    plain = YahooSource(sleep=lambda _: None, clock=lambda: FETCHED_AT)
+    result = plain.prices(["NVDA"], date(2025, 1, 21), date(2025, 1, 27))
+
+    assert result.frame.height == 5 and result.status["status"].to_list() == ["ok"]
+    assert result.actions.schema == pl.Schema(RAW_ACTIONS)
+    assert result.actions.select("ticker", "ex_date", "action", "value").rows() == [
+        ("NVDA", date(2025, 1, 23), "dividend", 0.01),
+        ("NVDA", date(2025, 1, 24), "split", 10.0),
+    ]
+    assert set(result.actions["source"]) == {"yahoo"}
+
+
+def test_a_chart_without_events_has_no_actions(yahoo: FakeYahoo):
+    yahoo.charts["NVDA"] = chart("NVDA")
+    result = make_source()[0].prices(["NVDA"], date(2025, 1, 21), date(2025, 1, 27))
+    assert result.actions.height == 0 and result.actions.schema == pl.Schema(RAW_ACTIONS)
 
 
 def test_session_date_is_the_exchange_local_date(yahoo: FakeYahoo):
@@ -477,7 +507,7 @@ def test_what_yfinance_is_asked_and_that_its_config_is_restored(fake_history, yf
     assert call["ticker"] == "NVDA"
     assert call["start"] == date(2025, 1, 23)
     assert call["end"] == date(2025, 1, 25)  # yfinance's end is exclusive
-    assert (call["interval"], call["auto_adjust"], call["actions"]) == ("1d", False, False)
+    assert (call["interval"], call["auto_adjust"], call["actions"]) == ("1d", False, True)
     assert (call["keepna"], call["repair"]) == (True, False)
     assert (call["hide_exceptions"], call["retries"]) == (False, 0)  # during the call
     assert yf.config.debug.hide_exceptions is True  # and put back after it
