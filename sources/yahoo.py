@@ -101,39 +101,50 @@ class _WireShapeError(ValueError):
     """yfinance returned a frame this adapter does not know how to read."""
 
 
-def _chart_error_description(response) -> str:
+def _error_description(response, envelope: str = "chart") -> str:
+    """Yahoo's error text from its JSON envelope (``{"chart": {"error": {"description"}}}``,
+    ``"finance"`` for the timeseries endpoint), else the start of the body."""
     try:
-        return str(response.json()["chart"]["error"]["description"])
+        return str(response.json()[envelope]["error"]["description"])
     except Exception:  # not Yahoo's JSON error envelope: show the start of the body
         return (response.text or "").strip()[:200] or "(empty body)"
 
 
 class _ChartStatusSession(curl_requests.Session):
-    """A curl_cffi session whose chart-endpoint responses raise on 404, 429 and 5xx.
+    """A curl_cffi session whose responses from Yahoo's data endpoints raise on 404, 429 and 5xx.
 
     401/403 are left to yfinance, which retries them once with its other cookie strategy;
-    the last chart status per symbol is kept so that a refusal yfinance then turns into a
-    "no price data" error can be reported as the error it is. Other endpoints (cookie,
+    the last status per endpoint and symbol is kept so that a refusal yfinance then turns
+    into a "no price data" error can be reported as the error it is. Other endpoints (cookie,
     crumb) are left to yfinance's own handling.
     """
 
+    #: endpoint path -> (error raised on 5xx, the JSON envelope of its error body)
+    ENDPOINTS: dict[str, tuple[type[Exception], str]] = {_CHART_PATH: (YahooServerError, "chart")}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.last_chart_status: dict[str, int] = {}
+        self.last_status: dict[str, dict[str, int]] = {path: {} for path in self.ENDPOINTS}
+
+    @property
+    def last_chart_status(self) -> dict[str, int]:
+        return self.last_status[_CHART_PATH]
 
     def request(self, method, url, *args, **kwargs):
         response = super().request(method, url, *args, **kwargs)
         path = urlsplit(str(url)).path
-        if _CHART_PATH in path:
+        for endpoint, (server_error, envelope) in self.ENDPOINTS.items():
+            if endpoint not in path:
+                continue
             status = response.status_code
             ticker = unquote(path.rsplit("/", 1)[-1])
-            self.last_chart_status[ticker.upper()] = status
+            self.last_status[endpoint][ticker.upper()] = status
             if status == 429:
                 raise YFRateLimitError()
             if status >= 500:
-                raise YahooServerError(status, ticker, _chart_error_description(response))
+                raise server_error(status, ticker, _error_description(response, envelope))
             if status == 404:
-                raise YahooNotFound(ticker, _chart_error_description(response))
+                raise YahooNotFound(ticker, _error_description(response, envelope))
         return response
 
 

@@ -41,13 +41,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import yfinance as yf
-from yfinance.exceptions import YFRateLimitError
 
 from contracts import conform, empty
 from sources.base import ExtractResult, status_frame
@@ -55,7 +53,6 @@ from sources.reference import RAW_FX, RAW_SHARES, check_request, status_source, 
 from sources.yahoo import (
     RETRYABLE,
     SOURCE,
-    YahooNotFound,
     YahooSource,
     _ChartStatusSession,
     _utc_now,
@@ -87,36 +84,15 @@ class YahooTimeseriesServerError(RuntimeError):
 SHARES_RETRYABLE: tuple[type[BaseException], ...] = (*RETRYABLE, YahooTimeseriesServerError)
 
 
-def _timeseries_error_description(response) -> str:
-    try:
-        return str(response.json()["finance"]["error"]["description"])
-    except Exception:  # not Yahoo's JSON error envelope: show the start of the body
-        return (response.text or "").strip()[:200] or "(empty body)"
-
-
 class _ReferenceStatusSession(_ChartStatusSession):
-    """``sources.yahoo``'s chart-status session, extended to the timeseries endpoint."""
+    """``sources.yahoo``'s status session, extended to the timeseries endpoint."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.last_timeseries_status: dict[str, int] = {}
+    ENDPOINTS = {**_ChartStatusSession.ENDPOINTS,
+                 TIMESERIES_PATH: (YahooTimeseriesServerError, "finance")}
 
-    def request(self, method, url, *args, **kwargs):
-        response = super().request(method, url, *args, **kwargs)
-        path = urlsplit(str(url)).path
-        if TIMESERIES_PATH in path:
-            status = response.status_code
-            ticker = unquote(path.rsplit("/", 1)[-1])
-            self.last_timeseries_status[ticker.upper()] = status
-            if status == 429:
-                raise YFRateLimitError()
-            if status >= 500:
-                raise YahooTimeseriesServerError(
-                    status, ticker, _timeseries_error_description(response)
-                )
-            if status == 404:
-                raise YahooNotFound(ticker, _timeseries_error_description(response))
-        return response
+    @property
+    def last_timeseries_status(self) -> dict[str, int]:
+        return self.last_status[TIMESERIES_PATH]
 
 
 class YahooReferenceSource:
