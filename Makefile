@@ -48,8 +48,9 @@ clean:
 	rm -rf data .pytest_cache .ruff_cache
 
 # --- BI: the Evidence site over the serving copy ------------------------------------------
-# `make bi` installs the pinned Evidence (bi/package-lock.json) and builds a static site into bi/build/ from the published serving
-# copy (data/serving/aftershock.duckdb); with no serving copy yet it runs `make demo` first.
+# `make bi` installs the pinned Evidence (bi/package-lock.json) and builds a static site into
+# bi/build/ from the published serving copy (data/serving/aftershock.duckdb); with no serving
+# copy yet it runs `make demo` first.
 SERVING_DB ?= data/serving/aftershock.duckdb
 BI_ENV := SEND_ANONYMOUS_USAGE_STATS=no \
 	EVIDENCE_SOURCE__aftershock__filename=$$(realpath -m --relative-to=$(CURDIR)/bi/sources/aftershock $(abspath $(SERVING_DB)))
