@@ -20,10 +20,10 @@ from rich.text import Text
 
 from contracts import ContractError
 from sources.base import SourceError
+from warehouse import status as wh_status
 from warehouse.connection import (
     WarehouseError,
     connect_read_only,
-    query_frame,
     resolve,
     run_user_query,
 )
@@ -160,25 +160,10 @@ def _date(text: str | None, flag: str) -> date | None:
         raise ContractError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-TOP_REACTIONS_SQL = """
-WITH recent AS (
-    SELECT event_id FROM marts.event_reaction
-    WHERE ar_day0 IS NOT NULL AND anchor = 'announcement'
-    GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
-)
-SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
-       round(100 * r.ret_day0, 2) AS ret_day0_pct, round(100 * r.ar_day0, 2) AS ar_day0_pct,
-       round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
-FROM marts.event_reaction r JOIN recent USING (event_id)
-WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark' AND r.anchor = 'announcement'
-ORDER BY abs(r.ar_day0) DESC LIMIT ?
-"""
-
-
 def _print_top_reactions(target: str, top: int) -> None:
     con = connect_read_only(target)
     try:
-        frame = query_frame(con, TOP_REACTIONS_SQL, [top])
+        frame = wh_status.top_reactions(con, top)
     finally:
         con.close()
     print_frame(frame, Format.table, title="Largest day-0 abnormal returns, 3 most recent events")

@@ -38,7 +38,6 @@ from sources.base import SourceError
 from sources.news_base import NewsQuery, NewsResult, NewsSource
 from transforms import attention, calendar, detection, entities, news, sentiment
 from warehouse import load, news_load
-from warehouse.connection import query_frame
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +291,7 @@ def load_news(
                 outcome.results.with_columns(run_id=pl.lit(run_id)))
 
     all_news, all_tags = news_load.read_news_for_marts(con)
-    detected = _run(detect_new_events, read_news_for_detection(con), all_tags, events,
+    detected = _run(detect_new_events, news_load.read_news_for_detection(con), all_tags, events,
                     fetched.aliases, lab_channels(fetched.seeds))
     counts["events.detected"] = store_detected_events(con, detected)
     study_events = pl.concat([events.select(*EVENTS), detected.select(*EVENTS)])
@@ -332,59 +331,15 @@ def lab_channels(seeds: news_load.NewsSeeds) -> dict[str, str | None]:
     return {f"feed:{f['name']}": f.get("lab") for f in seeds.feeds if f.get("kind") == "lab"}
 
 
-READ_NEWS_FOR_DETECTION = """
-SELECT f.news_id, f.title, f.url, f.publisher, f.source, f.published_at,
-       coalesce(list(s.channel ORDER BY s.channel) FILTER (WHERE s.channel IS NOT NULL),
-                []::VARCHAR[]) AS channels
-FROM core.fact_news f LEFT JOIN core.news_source s USING (news_id)
-GROUP BY ALL
-ORDER BY f.published_at, f.news_id
-"""
-
-
-#: read_news_for_detection's columns.
-DETECTION_NEWS: dict[str, pl.DataType] = {
-    "news_id": pl.String(), "title": pl.String(), "url": pl.String(), "publisher": pl.String(),
-    "source": pl.String(), "published_at": pl.Datetime("us", "UTC"),
-    "channels": pl.List(pl.String()),
-}
-
-
-def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """A query result cast to ``schema`` (instants in UTC); an empty result gets the schema."""
-    if frame.height == 0:
-        return pl.DataFrame(schema=schema)
-    return frame.select(
-        pl.col(c).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-        if isinstance(t, pl.Datetime) else pl.col(c).cast(t)
-        for c, t in schema.items()
-    )
-
-
-def read_news_for_detection(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every loaded story with the channels that carried it (for detect_events)."""
-    return _typed(query_frame(con, READ_NEWS_FOR_DETECTION), DETECTION_NEWS)
-
-
 def read_detected_events(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The detected rows of core.dim_event (EVENTS + origin and the detection columns)."""
-    columns = {**EVENTS, **detection.DIM_EVENT_EXTRA}
-    frame = query_frame(
-        con,
-        f"SELECT {', '.join(columns)} FROM core.dim_event WHERE origin = 'detected' "
-        "ORDER BY announced_at, event_id",
-    )
-    return _typed(frame, columns)
+    return news_load.read_detected_events(con, {**EVENTS, **detection.DIM_EVENT_EXTRA})
 
 
 def store_detected_events(con: duckdb.DuckDBPyConnection, detected: pl.DataFrame) -> int:
     """Replace the detected rows of core.dim_event with ``detected``; catalog rows (and any
     id the table already holds for them) are never touched. Returns the rows written."""
-    con.execute("DELETE FROM core.dim_event WHERE origin = 'detected'")
-    taken = pl.Series(
-        [r[0] for r in con.execute("SELECT event_id FROM core.dim_event").fetchall()],
-        dtype=pl.String,
-    )
+    taken = news_load.clear_detected_events(con)
     rows = detection.dim_event_rows(detected.head(0), detected).filter(
         ~pl.col("event_id").is_in(taken.implode())
     )
@@ -400,19 +355,6 @@ class ReactionInputs:
     events: pl.DataFrame
     day0: pl.DataFrame
     attention: pl.DataFrame | None
-
-
-def read_attention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    """(event_id, attention_date) of every event with an attention day (marts.news_attention),
-    or None when there is none (no news loaded)."""
-    frame = query_frame(
-        con,
-        "SELECT DISTINCT event_id, attention_date FROM marts.news_attention "
-        "WHERE attention_date IS NOT NULL ORDER BY event_id",
-    )
-    if frame.height == 0:
-        return None
-    return _typed(frame, {"event_id": pl.String(), "attention_date": pl.Date()})
 
 
 def reaction_inputs(
@@ -436,10 +378,10 @@ def reaction_inputs(
     return ReactionInputs(
         events=all_events,
         day0=all_day0.sort("event_id", "exchange_mic"),
-        attention=read_attention(con),
+        attention=news_load.read_attention(con),
     )
 
 
 __all__ = ["FetchedNews", "NewsOptions", "ReactionInputs", "fetch_news", "load_news",
-           "make_news_sources", "reaction_inputs", "read_attention", "read_detected_events",
+           "make_news_sources", "reaction_inputs", "read_detected_events",
            "refresh_news", "store_detected_events"]

@@ -20,7 +20,7 @@ DeepSeek-R1 (announced 2025-01-20, a US holiday, so day 0 is Tuesday 2025-01-21)
 attention day at +4, Monday 2025-01-27, when the app topped the App Store.
 
 The reaction marts measure every event a second time from its attention day
-(``anchor = 'attention'``, transforms/reactions.py): ``flows.news_tasks.read_attention``
+(``anchor = 'attention'``, transforms/reactions.py): ``warehouse.news_load.read_attention``
 hands them (event_id, attention_date). Events detected in the news come in with ``events``
 and their stories' model tags (``transforms.detection.detected_tags``) like catalog events.
 """

@@ -294,3 +294,71 @@ def read_news_for_marts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, p
         tags = pl.DataFrame(schema={"news_id": pl.String, "entity_type": pl.String,
                                     "entity_id": pl.String, "in_title": pl.Boolean})
     return news, tags
+
+
+# --------------------------------------------------------------------------- detection inputs
+
+READ_NEWS_FOR_DETECTION = """
+SELECT f.news_id, f.title, f.url, f.publisher, f.source, f.published_at,
+       coalesce(list(s.channel ORDER BY s.channel) FILTER (WHERE s.channel IS NOT NULL),
+                []::VARCHAR[]) AS channels
+FROM core.fact_news f LEFT JOIN core.news_source s USING (news_id)
+GROUP BY ALL
+ORDER BY f.published_at, f.news_id
+"""
+
+#: read_news_for_detection's columns.
+DETECTION_NEWS: dict[str, pl.DataType] = {
+    "news_id": pl.String(), "title": pl.String(), "url": pl.String(), "publisher": pl.String(),
+    "source": pl.String(), "published_at": pl.Datetime("us", "UTC"),
+    "channels": pl.List(pl.String()),
+}
+
+
+def typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A query result cast to ``schema`` (instants in UTC); an empty result gets the schema."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema)
+    return frame.select(
+        pl.col(c).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        if isinstance(t, pl.Datetime) else pl.col(c).cast(t)
+        for c, t in schema.items()
+    )
+
+
+def read_news_for_detection(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every loaded story with the channels that carried it (for detect_events)."""
+    return typed(query_frame(con, READ_NEWS_FOR_DETECTION), DETECTION_NEWS)
+
+
+def read_detected_events(con: duckdb.DuckDBPyConnection,
+                         columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The detected rows of core.dim_event, ``columns`` of them."""
+    frame = query_frame(
+        con,
+        f"SELECT {', '.join(columns)} FROM core.dim_event WHERE origin = 'detected' "
+        "ORDER BY announced_at, event_id",
+    )
+    return typed(frame, columns)
+
+
+def clear_detected_events(con: duckdb.DuckDBPyConnection) -> pl.Series:
+    """Delete the detected rows of core.dim_event; return the event ids still taken."""
+    con.execute("DELETE FROM core.dim_event WHERE origin = 'detected'")
+    return pl.Series(
+        [r[0] for r in con.execute("SELECT event_id FROM core.dim_event").fetchall()],
+        dtype=pl.String,
+    )
+
+
+def read_attention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """(event_id, attention_date) of every event with an attention day (marts.news_attention),
+    or None when there is none (no news loaded)."""
+    frame = query_frame(
+        con,
+        "SELECT DISTINCT event_id, attention_date FROM marts.news_attention "
+        "WHERE attention_date IS NOT NULL ORDER BY event_id",
+    )
+    if frame.height == 0:
+        return None
+    return typed(frame, {"event_id": pl.String(), "attention_date": pl.Date()})

@@ -81,6 +81,27 @@ def news_fetches(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return query_frame(con, NEWS_FETCHES_SQL)
 
 
+TOP_REACTIONS_SQL = """
+WITH recent AS (
+    SELECT event_id FROM marts.event_reaction
+    WHERE ar_day0 IS NOT NULL AND anchor = 'announcement'
+    GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
+)
+SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
+       round(100 * r.ret_day0, 2) AS ret_day0_pct, round(100 * r.ar_day0, 2) AS ar_day0_pct,
+       round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
+FROM marts.event_reaction r JOIN recent USING (event_id)
+WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark' AND r.anchor = 'announcement'
+ORDER BY abs(r.ar_day0) DESC LIMIT ?
+"""
+
+
+def top_reactions(con: duckdb.DuckDBPyConnection, top: int) -> pl.DataFrame:
+    """The ``top`` largest day-0 abnormal returns (announcement anchor, benchmarks left out)
+    of the three most recent events: what a run prints when it ends."""
+    return query_frame(con, TOP_REACTIONS_SQL, [top])
+
+
 def last_model(con: duckdb.DuckDBPyConnection, default: str = "market") -> str:
     """The event-study model of the newest run that built the marts (daily run or backfill)."""
     rows = con.execute(
