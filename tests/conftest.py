@@ -20,7 +20,7 @@ needs_snapshot = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def snapshot_dir() -> Path:
     if not SNAPSHOT.is_dir():
         pytest.skip(f"real market snapshot not found at {SNAPSHOT}")

@@ -12,7 +12,7 @@ def prefect_api():
         yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cli():
     """Invoke the `aftershock` CLI in-process; returns (exit_code, stdout+stderr)."""
     from typer.testing import CliRunner

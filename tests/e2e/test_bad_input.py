@@ -1,5 +1,7 @@
 """Bad input: a one-line error naming the thing, a non-zero exit, the warehouse as it was."""
 
+import shutil
+
 import duckdb
 import pytest
 
@@ -8,12 +10,20 @@ from warehouse.connection import table_checksums
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def loaded(cli, snapshot_dir, tmp_path):
-    path = tmp_path / "w.duckdb"
+@pytest.fixture(scope="module")
+def _loaded_once(cli, snapshot_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("loaded") / "w.duckdb"
     code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
                        "--tickers", "NVDA,^GSPC", "--warehouse", str(path), "--top", "0")
     assert code == 0, output
+    return path
+
+
+@pytest.fixture
+def loaded(_loaded_once, tmp_path):
+    """A warehouse after one good run: each test gets its own copy of the one run."""
+    path = tmp_path / "w.duckdb"
+    shutil.copyfile(_loaded_once, path)
     return path
 
 
