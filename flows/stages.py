@@ -158,7 +158,7 @@ class Batch:
     """Extracted, conformed and validated data, ready for :func:`load_batch`.
 
     ``raw``/``status``: prices as fetched (RAW_PRICES) and one status row per ticker;
-    ``outcomes``: the prices, shares and FX suites (good and rejected rows, results);
+    ``outcomes``: the prices, shares, FX and actions suites (good and rejected rows, results);
     ``shares``/``fx``/``actions``: the good rows in their core contracts (corporate actions come
     with the prices, from sources that report them); ``reference_status``: per ticker and
     currency.
@@ -221,8 +221,9 @@ def _in_batch(frame: pl.DataFrame, starts: pl.DataFrame, day: str = "session_dat
 
 def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date], end: date,
                 *, context: pl.DataFrame | None = None, lead_in_days: int = 0) -> Batch:
-    """Extract, conform and validate prices from each ticker's start to ``end``, and the share
-    counts and FX that value them. Touches no warehouse.
+    """Extract, conform and validate prices from each ticker's start to ``end`` (with the
+    corporate actions the source reports beside them), and the share counts and FX that value
+    them. Touches no warehouse.
 
     ``context``: loaded prices (ticker, session_date, close, adj_close), the previous session
     of each ticker's first row. ``lead_in_days``: the days before each start are fetched too,
@@ -234,6 +235,7 @@ def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date
     raw = extracted.frame.filter(_in_batch(extracted.frame, start_of))
     actions = extracted.actions if extracted.actions is not None else empty(RAW_ACTIONS)
     actions_check = validate_actions(actions.filter(_in_batch(actions, start_of, "ex_date")))
+
     core = prices.to_core(extracted.frame, ref.securities, ref.sessions)
     inside = _in_batch(core, start_of)
     lead = core.filter(~inside).select("ticker", "session_date", "close", "adj_close")
