@@ -41,7 +41,7 @@ def _tickers(text: str | None) -> list[str] | None:
 
 def _check_source_and_model(source: str, model: str) -> None:
     from contracts import ContractError
-    from flows.backfill import MODELS
+    from flows.stages import MODELS
     from flows.sources import SOURCES
     from sources.base import SourceError
 
@@ -159,6 +159,8 @@ def status(
     """Freshness per dataset and exchange, the last runs, open quarantine; exit 1 when stale."""
     import polars as pl
 
+    from rich.markup import escape
+
     from contracts import ContractError
     from flows.cli import Format, fail, out, print_frame
     from flows.status import build_report
@@ -193,8 +195,14 @@ def status(
             ), Format.table, title="Last runs")
         if report.quarantine.height:
             print_frame(report.quarantine, Format.table, title="Quarantine")
+        if report.serving_behind:
+            run = report.last_load
+            out.print(f"[bold red]serving copy behind[/]: run {escape(run['run_id'])} loaded its "
+                      f"data but could not publish ({escape(str(run['error'] or ''))[:120]})",
+                      highlight=False)
         if report.stale:
-            behind = report.stale_venues() + report.stale_news()
+            behind = (report.stale_venues() + report.stale_news()
+                      + (["serving"] if report.serving_behind else []))
             out.print(f"[bold red]STALE[/]: {', '.join(behind) if behind else 'nothing loaded'}",
                       highlight=False)
         else:

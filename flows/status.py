@@ -12,6 +12,9 @@ ended ``partial`` and says why in ``audit.extract_status``). Datasets: ``prices`
 ticker) and ``fx`` (one item per currency a venue's listings quote in: a JPY rate is due for
 every Tokyo session).
 
+The serving copy (what BI tools read, docs/serving.md) is ``behind`` when the newest run that
+committed data could not publish it (``publish_failed``): the warehouse is current, BI is not.
+
 News has no sessions: a news source is ``stale`` when no run fetched it successfully in the
 ``NEWS_MAX_AGE`` before the data was due (channels that failed in its last fetch are listed,
 like lagging tickers). Only sources that were ever fetched are judged (a snapshot run reads
@@ -195,12 +198,21 @@ class StatusReport:
     runs: pl.DataFrame = field(default_factory=pl.DataFrame)
     quarantine: pl.DataFrame = field(default_factory=pl.DataFrame)
     news: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NEWS_SCHEMA))
+    #: the newest run that committed data (warehouse.status.last_load), or None
+    last_load: dict | None = None
+
+    @property
+    def serving_behind(self) -> bool:
+        """True when the newest run that committed data could not publish the serving copy."""
+        return bool(self.last_load) and self.last_load["status"] == "publish_failed"
 
     @property
     def stale(self) -> bool:
-        """True when a venue or a news source is behind, or when nothing at all is loaded."""
+        """True when a venue or a news source is behind, the serving copy is behind the
+        warehouse, or nothing at all is loaded."""
         states = self.freshness["state"].to_list()
-        return "stale" in states or "fresh" not in states or bool(self.stale_news())
+        return ("stale" in states or "fresh" not in states or bool(self.stale_news())
+                or self.serving_behind)
 
     def stale_venues(self) -> list[str]:
         rows = self.freshness.filter(pl.col("state") == "stale")
@@ -217,6 +229,8 @@ class StatusReport:
             "stale": self.stale,
             "stale_venues": self.stale_venues(),
             "stale_news": self.stale_news(),
+            "serving_behind": self.serving_behind,
+            "last_load": self.last_load,
             "freshness": self.freshness.to_dicts(),
             "news": self.news.to_dicts(),
             "runs": self.runs.to_dicts(),
@@ -255,4 +269,5 @@ def build_report(
         runs=sql.last_runs(con, runs),
         quarantine=sql.open_quarantine(con),
         news=news_freshness(sql.news_fetches(con), due),
+        last_load=sql.last_load(con),
     )

@@ -102,6 +102,18 @@ def top_reactions(con: duckdb.DuckDBPyConnection, top: int) -> pl.DataFrame:
     return query_frame(con, TOP_REACTIONS_SQL, [top])
 
 
+def last_load(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The newest run that committed data (success, partial or publish_failed): its run_id,
+    flow, status, finished_at and error; None before the first."""
+    frame = query_frame(
+        con,
+        "SELECT run_id, flow, status, finished_at, error FROM audit.etl_run "
+        "WHERE status IN ('success', 'partial', 'publish_failed') "
+        "ORDER BY started_at DESC LIMIT 1",
+    )
+    return frame.row(0, named=True) if frame.height else None
+
+
 def last_model(con: duckdb.DuckDBPyConnection, default: str = "market") -> str:
     """The event-study model of the newest run that built the marts (daily run or backfill)."""
     rows = con.execute(

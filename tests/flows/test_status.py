@@ -265,6 +265,26 @@ def test_no_news_fetched_is_not_judged(tmp_path):
     assert report.news.height == 0 and not report.stale
 
 
+def test_a_run_that_could_not_publish_leaves_the_serving_copy_behind(tmp_path, status_cli):
+    path = make_warehouse(tmp_path / "w.duckdb", CURRENT)
+    assert not report_for(path).serving_behind
+    con = connect(path)
+    con.execute(
+        "INSERT INTO audit.etl_run (run_id, flow, source, started_at, finished_at, status, error) "
+        "VALUES ('r2', 'daily-refresh', 'demo', TIMESTAMPTZ '2025-01-28 10:00:00+00', "
+        "TIMESTAMPTZ '2025-01-28 10:01:00+00', 'publish_failed', 'OSError: disk full')"
+    )
+    con.close()
+    report = report_for(path)
+    assert report.serving_behind and report.stale
+    assert report.stale_venues() == [] and report.last_load["run_id"] == "r2"
+    code, text = status_cli("--warehouse", path, "--as-of", "2025-01-28T12:00:00")
+    assert code == 1 and "serving copy behind" in text and "disk full" in text
+    code, text = status_cli("--warehouse", path, "--as-of", "2025-01-28T12:00:00", "--json")
+    doc = json.loads(text)
+    assert doc["serving_behind"] is True and doc["last_load"]["status"] == "publish_failed"
+
+
 # --------------------------------------------------------------------------- the command
 
 
