@@ -41,8 +41,8 @@ def _tickers(text: str | None) -> list[str] | None:
 
 def _check_source_and_model(source: str, model: str) -> None:
     from contracts import ContractError
-    from flows.stages import MODELS
     from flows.sources import SOURCES
+    from flows.stages import MODELS
     from sources.base import SourceError
 
     if source not in SOURCES:
@@ -158,7 +158,6 @@ def status(
 ) -> None:
     """Freshness per dataset and exchange, the last runs, open quarantine; exit 1 when stale."""
     import polars as pl
-
     from rich.markup import escape
 
     from contracts import ContractError
