@@ -59,6 +59,8 @@ TICKERS = ["^GSPC", "NVDA", "AMD", "QCOM", "MU", "INTC", "AVGO"]
 HISTORY_START = date(2018, 1, 1)
 FIRST_BAR, LAST_BAR = date(2024, 9, 3), date(2025, 1, 31)
 RUN1_END, RUN2_END = date(2025, 1, 17), date(2025, 1, 31)
+#: NVDA's chart carries a dividend with this ex-date, inside both runs' windows
+DIVIDEND_DAY = date(2025, 1, 14)
 ATTEMPTS = 4  # YahooSource's default
 
 
@@ -192,6 +194,9 @@ def two_runs(yahoo, tmp_path_factory):
     days = _sessions()
     for symbol in ("^GSPC", "NVDA", "AMD", "INTC", "AVGO"):
         yahoo.charts[symbol] = chart(symbol, days)
+    ex = _epoch(DIVIDEND_DAY) + 9 * 3600 + 1800  # 09:30 New York, as Yahoo stamps events
+    yahoo.charts["NVDA"]["chart"]["result"][0]["events"] = {
+        "dividends": {str(ex): {"amount": 0.01, "date": ex}}}
     yahoo.charts["QCOM"] = chart("QCOM", [d for d in days if d > RUN1_END])  # nothing yet
     yahoo.script["AMD"] = [(429, TOO_MANY), (429, TOO_MANY)]
     yahoo.timeouts.add("INTC")
@@ -291,6 +296,16 @@ def test_next_run_fetches_what_is_missing_and_loses_nothing(two_runs):
 def _params(two_runs, ticker: str) -> list[dict]:
     return [p for url, p, _ in two_runs["requests2"]
             if url.endswith(f"/v8/finance/chart/{ticker}") and "period1" in p]
+
+
+def test_a_dividend_in_the_chart_events_is_loaded_once(two_runs):
+    """Corporate actions ride along with the prices through the whole run; run 2 fetches
+    the dividend again (it re-reads the last 10 days) and changes nothing."""
+    warehouse = two_runs["warehouse"]
+    run1, _ = _runs(warehouse)
+    rows = _read(warehouse, "SELECT ticker, ex_date, action, value, run_id "
+                            "FROM core.fact_corporate_action").rows()
+    assert rows == [("NVDA", DIVIDEND_DAY, "dividend", 0.01, run1["run_id"])]
 
 
 def test_next_run_does_not_refetch_the_others_history(two_runs):

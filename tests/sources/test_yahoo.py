@@ -115,9 +115,13 @@ class FakeYahoo:
         stamps = result["timestamp"]
         if "period1" in params:
             keep = [i for i, t in enumerate(stamps) if params["period1"] <= t < params["period2"]]
+            lo, hi = params["period1"], params["period2"]
         else:  # range=1d: yfinance's time-zone lookup; the server sends the latest bar
             keep = [len(stamps) - 1]
+            lo = hi = 0
         _cut(result, keep)
+        for kind, events in result.get("events", {}).items():  # events of the window only
+            result["events"][kind] = {k: e for k, e in events.items() if lo <= e["date"] < hi}
         return 200, json.dumps(doc).encode()
 
 
