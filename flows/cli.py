@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import sys
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contracts import ContractError
+from flows.cli_options import Warehouse, parse_date
 from sources.base import SourceError
 from warehouse import status as wh_status
 from warehouse.connection import (
@@ -32,14 +32,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
 out = Console(width=max(shutil.get_terminal_size().columns, 150))
 
-Warehouse = Annotated[
-    str | None,
-    typer.Option(
-        "--warehouse",
-        envvar="AFTERSHOCK_WAREHOUSE",
-        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
-    ),
-]
 
 
 class Format(StrEnum):
@@ -122,7 +114,7 @@ def run(
         options = RunOptions(
             source=source, warehouse=warehouse,
             snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
-            start=_date(start, "--start"), end=_date(end, "--end"),
+            start=parse_date(start, "--start"), end=parse_date(end, "--end"),
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
             publish=publish, notify=notify,
@@ -149,15 +141,6 @@ def run(
         out.print(f"report: {summary.report['index']}", highlight=False)
     if top:
         _print_top_reactions(summary.warehouse, top)
-
-
-def _date(text: str | None, flag: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ContractError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _print_top_reactions(target: str, top: int) -> None:

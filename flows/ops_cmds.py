@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from flows.cli_options import Warehouse, parse_date
 from flows.status import DEFAULT_CRON, DEFAULT_TIMEZONE
 
 _Source = Annotated[str, typer.Option(help="yahoo (live), snapshot or demo")]
@@ -70,10 +71,7 @@ def serve(
     ] = None,
     server_port: Annotated[int, typer.Option(
         help="port of the local Prefect server started when PREFECT_API_URL is unset")] = 4200,
-    warehouse: Annotated[str | None, typer.Option(
-        "--warehouse", envvar="AFTERSHOCK_WAREHOUSE",
-        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
-    )] = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """Register and serve the `daily-refresh` (scheduled) and `backfill` deployments."""
     from contracts import ContractError
@@ -151,10 +149,7 @@ def status(
     as_of: Annotated[str | None, typer.Option(
         help="judge freshness as of this instant (ISO 8601, UTC if no offset) instead of now")
     ] = None,
-    warehouse: Annotated[str | None, typer.Option(
-        "--warehouse", envvar="AFTERSHOCK_WAREHOUSE",
-        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
-    )] = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """Freshness per dataset and exchange, the last runs, open quarantine; exit 1 when stale."""
     import polars as pl
@@ -221,17 +216,6 @@ def _instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _date(text: str | None, flag: str) -> date | None:
-    from contracts import ContractError
-
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ContractError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
-
-
 def backfill(
     start: Annotated[str, typer.Option(help="first session date (YYYY-MM-DD)")],
     end: Annotated[str, typer.Option(help="last session date (YYYY-MM-DD)")],
@@ -249,10 +233,7 @@ def backfill(
     notify: _Notify = None,
     publish: Annotated[bool, typer.Option(
         help="refresh the serving copy and report afterwards, as a daily run does")] = True,
-    warehouse: Annotated[str | None, typer.Option(
-        "--warehouse", envvar="AFTERSHOCK_WAREHOUSE",
-        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
-    )] = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """Load history in chunks (ticker batch x date range); rerun to resume."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -265,7 +246,7 @@ def backfill(
     from warehouse.connection import WarehouseError
 
     try:
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = parse_date(start, "--start"), parse_date(end, "--end")
         _check_source_and_model(source, model)
     except (SourceError, ContractError) as exc:
         raise fail(str(exc)) from None

@@ -40,6 +40,8 @@ import duckdb
 import polars as pl
 import typer
 
+from flows.cli_options import Warehouse
+
 __all__ = [
     "DATASETS",
     "ReplaySummary",
@@ -56,14 +58,6 @@ class _Format(StrEnum):
     json = "json"
 
 
-_Warehouse = Annotated[
-    str | None,
-    typer.Option(
-        "--warehouse",
-        envvar="AFTERSHOCK_WAREHOUSE",
-        help="DuckDB warehouse path or connection string [default: data/aftershock.duckdb]",
-    ),
-]
 _Dataset = Annotated[
     str | None, typer.Option("--dataset", help="only this dataset (prices, shares, fx, ...)")
 ]
@@ -420,7 +414,7 @@ def quarantine(
     all_: _All = False,
     format: _Fmt = _Format.table,
     rows: _Rows = False,
-    warehouse: _Warehouse = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """List quarantined rows with their reasons (the default), or `replay` them after a fix."""
     if ctx.invoked_subcommand is None:
@@ -434,7 +428,7 @@ def list_command(
     all_: _All = False,
     format: _Fmt = _Format.table,
     rows: _Rows = False,
-    warehouse: _Warehouse = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """List quarantined rows (open ones unless --all), newest first, with their reasons."""
     _list(dataset, run, all_, format, rows, warehouse)
@@ -444,7 +438,7 @@ def list_command(
 def replay_command(
     dataset: _Dataset = None,
     format: _Fmt = _Format.table,
-    warehouse: _Warehouse = None,
+    warehouse: Warehouse = None,
 ) -> None:
     """Re-validate open quarantined rows with the current suites; load those that now pass."""
     from contracts import ContractError
