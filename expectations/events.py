@@ -53,7 +53,14 @@ import great_expectations.expectations as gxe
 import polars as pl
 
 from contracts import EXCHANGE_CALENDAR
-from expectations.runner import Rule, Suite, ValidationOutcome, unique_key_rule, validate
+from expectations.runner import (
+    Rule,
+    Suite,
+    ValidationOutcome,
+    not_null_rule,
+    unique_key_rule,
+    validate,
+)
 from transforms.calendar import LAB_TIMEZONE
 
 __all__ = [
@@ -99,10 +106,6 @@ def _blank_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _not_null(column: str, name: str) -> Rule:
-    return Rule(name, gxe.ExpectColumnValuesToNotBeNull(column=column))
-
-
 def _in_set(column: str, values, name: str) -> Rule:
     return Rule(name, gxe.ExpectColumnValuesToBeInSet(column=column, value_set=sorted(values)))
 
@@ -115,14 +118,14 @@ EVENTS_SUITE = Suite(
     name="seed_events",
     dataset="core.dim_event",
     rules=[
-        _not_null("event_id", "event_id_null"),
+        not_null_rule("event_id", "event_id_null"),
         unique_key_rule(EVENTS_KEY, "duplicate_event_id"),
         _regex("event_id", SLUG, "event_id_form"),
-        _not_null("name", "name_null"),
-        _not_null("lab", "lab_null"),
-        _not_null("kind", "event_kind_null"),
+        not_null_rule("name", "name_null"),
+        not_null_rule("lab", "lab_null"),
+        not_null_rule("kind", "event_kind_null"),
         _in_set("kind", EVENT_KINDS, "event_kind_unknown"),
-        _not_null("announced_date", "announced_date_null"),
+        not_null_rule("announced_date", "announced_date_null"),
         _regex("announced_date", r"^\d{4}-\d{2}-\d{2}$", "announced_date_format"),
         Rule(
             "announced_date_invalid",
@@ -131,9 +134,9 @@ EVENTS_SUITE = Suite(
             ),
         ),
         _regex("announced_time_utc", HH_MM, "announced_time_format"),
-        _not_null("open_weights", "open_weights_null"),
+        not_null_rule("open_weights", "open_weights_null"),
         _in_set("open_weights", ("true", "false"), "open_weights_unknown"),
-        _not_null("lab_country", "lab_country_null"),
+        not_null_rule("lab_country", "lab_country_null"),
         _in_set("lab_country", LAB_TIMEZONE, "lab_country_unknown"),
         _regex("source_url", URL_FORM, "source_url_form"),
     ],
@@ -160,22 +163,22 @@ UNIVERSE_SUITE = Suite(
     name="seed_universe",
     dataset="core.dim_security",
     rules=[
-        _not_null("ticker", "ticker_null"),
+        not_null_rule("ticker", "ticker_null"),
         # a ticker reaches Yahoo URLs, file names and SQL parameters: only symbol characters
         _regex("ticker", TICKER_FORM, "ticker_form"),
         unique_key_rule(UNIVERSE_KEY, "duplicate_ticker"),
-        _not_null("name", "name_null"),
-        _not_null("segment", "segment_null"),
+        not_null_rule("name", "name_null"),
+        not_null_rule("segment", "segment_null"),
         _in_set("segment", SEGMENTS, "segment_unknown"),
-        _not_null("exchange_mic", "exchange_mic_null"),
+        not_null_rule("exchange_mic", "exchange_mic_null"),
         _in_set("exchange_mic", EXCHANGE_CALENDAR, "exchange_mic_unknown"),
-        _not_null("currency", "currency_null"),
+        not_null_rule("currency", "currency_null"),
         _regex("currency", r"^[A-Z]{3}$", "currency_form"),
-        _not_null("country", "country_null"),
+        not_null_rule("country", "country_null"),
         _regex("country", r"^[A-Z]{2}$", "country_form"),
-        _not_null("kind", "security_kind_null"),
+        not_null_rule("kind", "security_kind_null"),
         _in_set("kind", SECURITY_KINDS, "security_kind_unknown"),
-        _not_null("benchmark", "benchmark_null"),
+        not_null_rule("benchmark", "benchmark_null"),
         _in_set("benchmark_known", (True,), "benchmark_unknown"),
     ],
     prepare=_with_benchmark_known,

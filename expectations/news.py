@@ -38,7 +38,14 @@ import great_expectations.expectations as gxe
 import polars as pl
 
 from contracts.news import CORE_NEWS
-from expectations.runner import Rule, Suite, ValidationOutcome, unique_key_rule, validate
+from expectations.runner import (
+    Rule,
+    Suite,
+    ValidationOutcome,
+    not_null_rule,
+    unique_key_rule,
+    validate,
+)
 
 __all__ = ["FUTURE_TOLERANCE", "NEWS_COLUMNS", "NEWS_KEY", "news_suite", "validate_news"]
 
@@ -55,10 +62,6 @@ def _with_epoch(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(published_epoch=pl.col("published_at").dt.epoch("s"))
 
 
-def _not_null(column: str, name: str) -> Rule:
-    return Rule(name, gxe.ExpectColumnValuesToNotBeNull(column=column))
-
-
 def news_suite(now: datetime) -> Suite:
     """The suite for a run whose clock reads ``now`` (UTC)."""
     latest = int((now + FUTURE_TOLERANCE).timestamp())
@@ -66,17 +69,17 @@ def news_suite(now: datetime) -> Suite:
         name="core_news",
         dataset="core.fact_news",
         rules=[
-            _not_null("news_id", "news_id_null"),
-            _not_null("url", "url_null"),
+            not_null_rule("news_id", "news_id_null"),
+            not_null_rule("url", "url_null"),
             Rule("url_form", gxe.ExpectColumnValuesToMatchRegex(column="url", regex=URL_FORM)),
-            _not_null("title", "title_null"),
+            not_null_rule("title", "title_null"),
             Rule(
                 "title_length",
                 gxe.ExpectColumnValueLengthsToBeBetween(
                     column="title", min_value=TITLE_LENGTH[0], max_value=TITLE_LENGTH[1]
                 ),
             ),
-            _not_null("published_at", "published_at_null"),
+            not_null_rule("published_at", "published_at_null"),
             Rule(
                 "published_in_future",
                 gxe.ExpectColumnValuesToBeBetween(column="published_epoch", max_value=latest),
@@ -87,9 +90,9 @@ def news_suite(now: datetime) -> Suite:
                     column="published_epoch", min_value=int(EARLIEST.timestamp())
                 ),
             ),
-            _not_null("source", "source_null"),
+            not_null_rule("source", "source_null"),
             unique_key_rule(NEWS_KEY, "duplicate_news_id"),
-            _not_null("sentiment", "sentiment_null"),
+            not_null_rule("sentiment", "sentiment_null"),
             Rule(
                 "sentiment_range",
                 gxe.ExpectColumnValuesToBeBetween(column="sentiment", min_value=-1, max_value=1),

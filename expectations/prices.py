@@ -73,7 +73,14 @@ import polars as pl
 from great_expectations.expectations.row_conditions import Column
 
 from contracts import CORE_PRICES
-from expectations.runner import Rule, Suite, ValidationOutcome, unique_key_rule, validate
+from expectations.runner import (
+    Rule,
+    Suite,
+    ValidationOutcome,
+    not_null_rule,
+    unique_key_rule,
+    validate,
+)
 
 __all__ = [
     "ADJ_RATIO_JUMP",
@@ -171,10 +178,6 @@ def _previous_session_changes(
     }
 
 
-def _not_null(column: str, name: str) -> Rule:
-    return Rule(name, gxe.ExpectColumnValuesToNotBeNull(column=column))
-
-
 def _positive(column: str) -> Rule:
     return Rule(
         f"{column}_not_positive",
@@ -206,22 +209,22 @@ PRICES_SUITE = Suite(
     name="core_prices",
     dataset="core.fact_price_daily",
     rules=[
-        _not_null("ticker", "ticker_null"),
-        _not_null("session_date", "session_date_null"),
+        not_null_rule("ticker", "ticker_null"),
+        not_null_rule("session_date", "session_date_null"),
         unique_key_rule(PRICES_KEY, "duplicate_key"),
         *(_positive(c) for c in _PRICE_FIELDS),
-        _not_null("close", "close_null"),
-        _not_null("adj_close", "adj_close_null"),
+        not_null_rule("close", "close_null"),
+        not_null_rule("adj_close", "adj_close_null"),
         _at_most("open", "high", "open_above_high"),
         _at_least("open", "low", "open_below_low"),
         _at_most("close", "high", "close_above_high"),
         _at_least("close", "low", "close_below_low"),
-        _not_null("volume", "volume_null"),
+        not_null_rule("volume", "volume_null"),
         Rule(
             "volume_negative",
             gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
         ),
-        _not_null("is_exchange_session", "session_flag_null"),
+        not_null_rule("is_exchange_session", "session_flag_null"),
         Rule(
             "not_exchange_session",
             gxe.ExpectColumnValuesToBeInSet(column="is_exchange_session", value_set=[True]),

@@ -58,7 +58,14 @@ import great_expectations.expectations as gxe
 import polars as pl
 
 from contracts import ACTION_KINDS, CORE_ACTIONS, CORE_FX, CORE_SHARES
-from expectations.runner import QUALITY_FLAGS, Rule, Suite, ValidationOutcome, validate
+from expectations.runner import (
+    QUALITY_FLAGS,
+    Rule,
+    Suite,
+    ValidationOutcome,
+    not_null_rule,
+    validate,
+)
 
 __all__ = [
     "FX_KEY",
@@ -94,13 +101,9 @@ def _with_distinct(key: list[str], value: str):
     return prepare
 
 
-def _not_null(column: str, name: str) -> Rule:
-    return Rule(name, gxe.ExpectColumnValuesToNotBeNull(column=column))
-
-
 def _value_rules(value: str, prefix: str, conflicting: str) -> list[Rule]:
     return [
-        _not_null(value, f"{prefix}_missing"),
+        not_null_rule(value, f"{prefix}_missing"),
         Rule(
             f"{prefix}_not_positive",
             gxe.ExpectColumnValuesToBeBetween(column=value, min_value=0, strict_min=True),
@@ -117,8 +120,8 @@ SHARES_SUITE = Suite(
     name="core_shares",
     dataset="core.fact_shares_outstanding",
     rules=[
-        _not_null("ticker", "ticker_null"),
-        _not_null("as_of_date", "as_of_date_null"),
+        not_null_rule("ticker", "ticker_null"),
+        not_null_rule("as_of_date", "as_of_date_null"),
         *_value_rules("shares_outstanding", "shares", "conflicting_shares"),
     ],
     prepare=_with_distinct(SHARES_KEY, "shares_outstanding"),
@@ -128,14 +131,14 @@ FX_SUITE = Suite(
     name="core_fx",
     dataset="core.fact_fx_daily",
     rules=[
-        _not_null("currency", "currency_null"),
+        not_null_rule("currency", "currency_null"),
         Rule(
             "currency_form",
             gxe.ExpectColumnValuesToMatchRegex(column="currency", regex=r"^[A-Z]{3}$"),
         ),
         Rule("base_currency", gxe.ExpectColumnValuesToNotBeInSet(column="currency",
                                                                  value_set=["USD"])),
-        _not_null("session_date", "session_date_null"),
+        not_null_rule("session_date", "session_date_null"),
         *_value_rules("usd_per_unit", "rate", "conflicting_rates"),
     ],
     prepare=_with_distinct(FX_KEY, "usd_per_unit"),
@@ -146,8 +149,8 @@ ACTIONS_SUITE = Suite(
     name="core_actions",
     dataset="core.fact_corporate_action",
     rules=[
-        _not_null("ticker", "ticker_null"),
-        _not_null("ex_date", "ex_date_null"),
+        not_null_rule("ticker", "ticker_null"),
+        not_null_rule("ex_date", "ex_date_null"),
         Rule("action_unknown", gxe.ExpectColumnValuesToBeInSet(column="action",
                                                                value_set=list(ACTION_KINDS))),
         *_value_rules("value", "action_value", "conflicting_actions"),

@@ -209,6 +209,11 @@ class ValidationOutcome:
         return self.good.filter(pl.col(QUALITY_FLAGS).list.len() > 0)
 
 
+def not_null_rule(column: str, name: str) -> Rule:
+    """``name`` for every row whose ``column`` is null (every suite's most common rule)."""
+    return Rule(name, gxe.ExpectColumnValuesToNotBeNull(column=column))
+
+
 def unique_key_rule(key: Sequence[str], name: str = "duplicate_key") -> Rule:
     """Reject every copy of a duplicated ``key`` (keep none: we cannot tell which is right).
 
