@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contracts import ContractError
-from flows.cli_options import Warehouse, parse_date
+from flows.cli_options import Format, Warehouse, parse_date
 from sources.base import SourceError
 from warehouse import status as wh_status
 from warehouse.connection import (
@@ -32,12 +31,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
 out = Console(width=max(shutil.get_terminal_size().columns, 150))
 
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def fail(message: str) -> typer.Exit:

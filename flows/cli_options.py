@@ -7,11 +7,25 @@ imported by flows/cli.py, so they cannot import these from there.
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from contracts import ContractError
+
+
+class Format(StrEnum):
+    """How a command prints a frame (flows.cli.print_frame)."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class InputError(ValueError):
+    """Bad input for a command; the message is one line naming the culprit."""
+
 
 Warehouse = Annotated[
     str | None,

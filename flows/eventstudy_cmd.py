@@ -19,6 +19,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from flows.cli_options import Format, InputError
 from transforms.event_study import DF_LOST
 
 #: Cells read as missing besides blanks (R writes NA; NaN is numpy's missing value).
@@ -44,16 +45,6 @@ class ModelChoice(StrEnum):
     mean_adjusted = "mean_adjusted"
 
 
-class OutputFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-class InputError(ValueError):
-    """Bad input for the command; the message is one line naming the culprit."""
-
-
 def eventstudy(
     returns: Annotated[
         Path,
@@ -77,8 +68,8 @@ def eventstudy(
         ModelChoice, typer.Option("--model", help="normal-return model")
     ] = ModelChoice.market,
     format: Annotated[
-        OutputFormat, typer.Option("--format", help="table, csv or json")
-    ] = OutputFormat.table,
+        Format, typer.Option("--format", help="table, csv or json")
+    ] = Format.table,
     min_estimation: Annotated[
         int,
         typer.Option(
@@ -94,7 +85,7 @@ def eventstudy(
     Kolari-Pynnönen-adjusted BMP, generalized sign and Corrado rank statistics, then their
     two-sided p-values. See docs/method.md.
     """
-    from flows.cli import Format, fail, print_frame
+    from flows.cli import fail, print_frame
 
     try:
         est = parse_period(estimation, "--estimation")
@@ -108,12 +99,12 @@ def eventstudy(
         f"{model.value} model on {benchmark}, {len(securities)} securities, "
         f"estimation {est[0]}..{est[1]}, window {win[0]}..{win[1]}"
     )
-    if format is OutputFormat.table:  # two tables that fit a terminal, not one of 19 columns
+    if format is Format.table:  # two tables that fit a terminal, not one of 19 columns
         p_values = [c for c in result.columns if c.startswith("p_")]
         print_frame(result.drop(p_values), Format.table, title=f"Event study: {title}")
         print_frame(result.select("date", *p_values), Format.table, title="Two-sided p-values")
     else:
-        print_frame(result, Format(format.value))
+        print_frame(result, format)
 
 
 def parse_period(text: str, flag: str) -> tuple[date, date]:

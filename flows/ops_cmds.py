@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli_options import Warehouse, parse_date
+from flows.cli_options import Format, Warehouse, parse_date
 from flows.status import DEFAULT_CRON, DEFAULT_TIMEZONE
 
 _Source = Annotated[str, typer.Option(help="yahoo (live), snapshot or demo")]
@@ -156,7 +156,7 @@ def status(
     from rich.markup import escape
 
     from contracts import ContractError
-    from flows.cli import Format, fail, out, print_frame
+    from flows.cli import fail, out, print_frame
     from flows.status import build_report
     from warehouse.connection import WarehouseError, connect_read_only
 

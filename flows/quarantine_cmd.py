@@ -33,14 +33,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Annotated
 
 import duckdb
 import polars as pl
 import typer
 
-from flows.cli_options import Warehouse
+from flows.cli_options import Format, Warehouse
 
 __all__ = [
     "DATASETS",
@@ -52,18 +51,12 @@ __all__ = [
 FLOW = "quarantine-replay"
 
 
-class _Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 _Dataset = Annotated[
     str | None, typer.Option("--dataset", help="only this dataset (prices, shares, fx, ...)")
 ]
 _Run = Annotated[str | None, typer.Option("--run", help="only rows quarantined by this run_id")]
 _All = Annotated[bool, typer.Option("--all", help="include rows already resolved by a replay")]
-_Fmt = Annotated[_Format, typer.Option("--format", help="table, csv or json")]
+_Fmt = Annotated[Format, typer.Option("--format", help="table, csv or json")]
 _Rows = Annotated[bool, typer.Option("--rows", help="also print each row's values (row_json)")]
 
 quarantine_app = typer.Typer(
@@ -385,9 +378,9 @@ def _count_rows(run_id: str, counts: dict[str, dict[str, int]]) -> pl.DataFrame:
 # -- commands ---------------------------------------------------------------------------
 
 
-def _list(dataset: str | None, run: str | None, include_resolved: bool, fmt: _Format,
+def _list(dataset: str | None, run: str | None, include_resolved: bool, fmt: Format,
           rows: bool, warehouse: str | None) -> None:
-    from flows.cli import Format, fail, print_frame
+    from flows.cli import fail, print_frame
     from warehouse.connection import WarehouseError, connect_read_only
     from warehouse.quarantine import list_quarantine
 
@@ -403,7 +396,7 @@ def _list(dataset: str | None, run: str | None, include_resolved: bool, fmt: _Fo
         con.close()
     if not rows:
         frame = frame.drop("row_json")
-    print_frame(frame, Format(fmt.value), title=f"{frame.height} quarantined row(s)")
+    print_frame(frame, fmt, title=f"{frame.height} quarantined row(s)")
 
 
 @quarantine_app.callback(invoke_without_command=True)
@@ -412,7 +405,7 @@ def quarantine(
     dataset: _Dataset = None,
     run: _Run = None,
     all_: _All = False,
-    format: _Fmt = _Format.table,
+    format: _Fmt = Format.table,
     rows: _Rows = False,
     warehouse: Warehouse = None,
 ) -> None:
@@ -426,7 +419,7 @@ def list_command(
     dataset: _Dataset = None,
     run: _Run = None,
     all_: _All = False,
-    format: _Fmt = _Format.table,
+    format: _Fmt = Format.table,
     rows: _Rows = False,
     warehouse: Warehouse = None,
 ) -> None:
@@ -437,26 +430,26 @@ def list_command(
 @quarantine_app.command("replay")
 def replay_command(
     dataset: _Dataset = None,
-    format: _Fmt = _Format.table,
+    format: _Fmt = Format.table,
     warehouse: Warehouse = None,
 ) -> None:
     """Re-validate open quarantined rows with the current suites; load those that now pass."""
     from contracts import ContractError
-    from flows.cli import Format, fail, out, print_frame
+    from flows.cli import fail, out, print_frame
     from warehouse.connection import WarehouseError
 
     try:
         summary = replay_quarantine(warehouse, [dataset] if dataset else None)
     except (ContractError, WarehouseError) as exc:
         raise fail(str(exc)) from None
-    if format is not _Format.table:
+    if format is not Format.table:
         payload = {
             "run_id": summary.run_id,
             "status": summary.status,
             "counts": summary.counts,
             "still_rejected": summary.still_rejected.to_dicts(),
         }
-        typer.echo(json.dumps(payload, default=str, indent=1) if format is _Format.json
+        typer.echo(json.dumps(payload, default=str, indent=1) if format is Format.json
                    else summary.still_rejected.write_csv(), nl=False)
         return
     out.print(f"replay {summary.run_id}: [bold]{summary.status}[/]", highlight=False)

@@ -15,25 +15,16 @@ function only (cli.py imports this module), so either module can be imported fir
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
 
+from flows.cli_options import Format, InputError
+
 #: Output columns, in order.
 OUTPUT_COLUMNS = ("headline", "score", "label")
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-class InputError(ValueError):
-    """Bad input for the command; the message is one line naming the culprit."""
 
 
 def sentiment(
@@ -45,15 +36,15 @@ def sentiment(
         typer.Option("--file", help="UTF-8 text file, one headline a line ('-' = stdin)"),
     ] = None,
     format: Annotated[
-        OutputFormat, typer.Option("--format", help="table, csv or json")
-    ] = OutputFormat.table,
+        Format, typer.Option("--format", help="table, csv or json")
+    ] = Format.table,
 ) -> None:
     """Score market headlines: sentiment in [-1, 1] and its label, one row per headline.
 
     The scorer is the one the news pipeline ships (docs/news.md, "Sentiment"): a VADER-style
     scorer over a market vocabulary, chosen by bench/sentiment.py.
     """
-    from flows.cli import Format, fail, print_frame
+    from flows.cli import fail, print_frame
 
     try:
         headlines = read_headlines(text, file)
@@ -61,7 +52,7 @@ def sentiment(
         raise fail(str(exc)) from None
     result = score_frame(headlines)
     title = f"Headline sentiment ({len(headlines)} headline{'s' * (len(headlines) != 1)})"
-    print_frame(result, Format(format.value), title=title)
+    print_frame(result, format, title=title)
 
 
 def read_headlines(text: str | None, file: Path | None) -> list[str]:
