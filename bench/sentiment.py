@@ -159,29 +159,39 @@ def loughran_mcdonald(_train: pl.DataFrame) -> Candidate:
     return Candidate(score=score)
 
 
-def wordllama_logreg(train: pl.DataFrame) -> Candidate:
+def _logreg_candidate(train: pl.DataFrame,
+                      features: Callable[[list[str]], np.ndarray]) -> Candidate:
+    """Cross-validated L2 logistic regression on ``features`` of the training texts; the score
+    is P(positive) - P(negative)."""
     try:
         from sklearn.linear_model import LogisticRegressionCV
     except ImportError as exc:
         raise Unavailable(f"scikit-learn not installed ({exc})") from None
-    try:
-        embed = sentiment.wordllama_embedder()
-    except sentiment.ScorerUnavailable as exc:
-        raise Unavailable(str(exc)) from None
     model = LogisticRegressionCV(Cs=np.logspace(-2, 3, 12).tolist(), cv=5, max_iter=5000,
                                  scoring="f1_macro")
-    model.fit(embed(train["text"].to_list()), train["label"].to_list())
+    model.fit(features(train["text"].to_list()), train["label"].to_list())
     classes = list(model.classes_)
     pos, neg = classes.index("positive"), classes.index("negative")
 
     def score(texts: list[str]) -> np.ndarray:
-        p = model.predict_proba(embed(texts))
+        p = model.predict_proba(features(texts))
         return p[:, pos] - p[:, neg]
 
     def labels(texts: list[str]) -> list[str]:
-        return list(model.predict(embed(texts)))
+        return list(model.predict(features(texts)))
 
     return Candidate(score=score, labels=labels, note=f"C={float(model.C_[0]):.3g}")
+
+
+def _embedder():
+    try:
+        return sentiment.wordllama_embedder()
+    except sentiment.ScorerUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+
+
+def wordllama_logreg(train: pl.DataFrame) -> Candidate:
+    return _logreg_candidate(train, _embedder())
 
 
 def _lexicon_candidate(general_weight: float) -> Candidate:
@@ -204,34 +214,14 @@ def market_lexicon_vader(_train: pl.DataFrame) -> Candidate:
 def wordllama_market_lexicon(train: pl.DataFrame) -> Candidate:
     """Logistic regression on [embedding, lexicon score, |lexicon score|] (scaled by 3 so the
     two lexicon features are not drowned by the 256 embedding ones under the L2 penalty)."""
-    try:
-        from sklearn.linear_model import LogisticRegressionCV
-    except ImportError as exc:
-        raise Unavailable(f"scikit-learn not installed ({exc})") from None
-    try:
-        embed = sentiment.wordllama_embedder()
-    except sentiment.ScorerUnavailable as exc:
-        raise Unavailable(str(exc)) from None
+    embed = _embedder()
     lexicon = sentiment.build_lexicon()
 
     def features(texts: list[str]) -> np.ndarray:
         s = sentiment.score(pl.Series(texts, dtype=pl.String), lexicon).to_numpy()
         return np.column_stack([embed(texts), 3.0 * s, 3.0 * np.abs(s)])
 
-    model = LogisticRegressionCV(Cs=np.logspace(-2, 3, 12).tolist(), cv=5, max_iter=5000,
-                                 scoring="f1_macro")
-    model.fit(features(train["text"].to_list()), train["label"].to_list())
-    classes = list(model.classes_)
-    pos, neg = classes.index("positive"), classes.index("negative")
-
-    def score(texts: list[str]) -> np.ndarray:
-        p = model.predict_proba(features(texts))
-        return p[:, pos] - p[:, neg]
-
-    def labels(texts: list[str]) -> list[str]:
-        return list(model.predict(features(texts)))
-
-    return Candidate(score=score, labels=labels, note=f"C={float(model.C_[0]):.3g}")
+    return _logreg_candidate(train, features)
 
 
 def shipped(_train: pl.DataFrame) -> Candidate:
