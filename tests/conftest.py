@@ -25,3 +25,28 @@ def snapshot_dir() -> Path:
     if not SNAPSHOT.is_dir():
         pytest.skip(f"real market snapshot not found at {SNAPSHOT}")
     return SNAPSHOT
+
+
+def _install_yahoo_wire(monkeypatch: pytest.MonkeyPatch, fake):
+    """Route every curl_cffi request yfinance makes to ``fake(method, url, **kw)``. yfinance
+    keeps process-wide state, so the caller gets a clean slate kept off disk: the sqlite
+    time-zone and cookie caches (~/.cache/py-yfinance), the YfData singleton (session,
+    cookie, crumb) and its in-memory cache of responses."""
+    from curl_cffi import requests as curl_requests
+    from yfinance import cache as yf_cache
+    from yfinance.data import SingletonMeta, YfData
+
+    monkeypatch.setattr(curl_requests.Session, "request",
+                        lambda self, method, url, **kw: fake(method, url, **kw))
+    monkeypatch.setattr(yf_cache._TzCacheManager, "_tz_cache", yf_cache._TzCacheDummy())
+    monkeypatch.setattr(yf_cache._CookieCacheManager, "_Cookie_cache",
+                        yf_cache._CookieCacheDummy())
+    monkeypatch.delitem(SingletonMeta._instances, YfData, raising=False)
+    YfData.cache_get.cache_clear()
+    return fake
+
+
+@pytest.fixture(scope="session")
+def install_yahoo_wire():
+    """``install(monkeypatch, fake)``: yfinance's HTTP boundary, faked (any fixture scope)."""
+    return _install_yahoo_wire

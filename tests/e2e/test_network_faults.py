@@ -39,8 +39,7 @@ import pandas as pd
 import polars as pl
 import pytest
 from curl_cffi import requests as curl_requests
-from yfinance import cache as yf_cache
-from yfinance.data import SingletonMeta, YfData
+from yfinance.data import YfData
 
 from warehouse.connection import query_frame
 
@@ -126,24 +125,17 @@ def chart(symbol: str, days: list[date]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def yahoo():
+def yahoo(install_yahoo_wire):
     """The fake at the HTTP boundary, and the two Yahoo sources with recorded sleeps."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        yield from _faked(monkeypatch)
+        yield from _faked(monkeypatch, install_yahoo_wire)
 
 
-def _faked(monkeypatch):
+def _faked(monkeypatch, install_yahoo_wire):
     import sources.yahoo
     import sources.yahoo_reference
 
-    fake = FakeYahoo()
-    monkeypatch.setattr(curl_requests.Session, "request",
-                        lambda self, method, url, **kw: fake(method, url, **kw))
-    monkeypatch.setattr(yf_cache._TzCacheManager, "_tz_cache", yf_cache._TzCacheDummy())
-    monkeypatch.setattr(yf_cache._CookieCacheManager, "_Cookie_cache",
-                        yf_cache._CookieCacheDummy())
-    monkeypatch.delitem(SingletonMeta._instances, YfData, raising=False)
-    YfData.cache_get.cache_clear()
+    fake = install_yahoo_wire(monkeypatch, FakeYahoo())
     fake.sleeps = []
     seeds = itertools.count(2025)  # one seeded random stream per source built
 
