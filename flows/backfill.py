@@ -46,10 +46,10 @@ from flows import daily_refresh as daily
 from flows.logs import quiet_expected_tracebacks
 from flows.notify import on_flow_failure
 from flows.stages import (
-    MODELS,
     Batch,
     Reference,
     SourceSpec,
+    check_model,
     load_batch,
     new_run_id,
     prepare_reference,
@@ -283,8 +283,7 @@ def _in_order(runner, todo: list[Chunk], spec: SourceSpec, ref: Reference,
 
 
 def _check(model: str, task_runner: str, max_concurrent: int) -> None:
-    if model not in MODELS:
-        raise ContractError(f"unknown model {model!r}: {', '.join(MODELS)}")
+    check_model(model)
     if task_runner not in TASK_RUNNERS:
         raise ContractError(
             f"unknown task runner {task_runner!r}: choose one of {', '.join(TASK_RUNNERS)}"

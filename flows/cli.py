@@ -112,10 +112,6 @@ def run(
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
             publish=publish, notify=notify,
         )
-        if model not in ("market", "market_adjusted", "mean_adjusted"):
-            raise ContractError(
-                f"unknown model {model!r}: market, market_adjusted or mean_adjusted"
-            )
         summary = daily_refresh(options)
     except (SourceError, ContractError, WarehouseError, RunError, MartValidationError) as exc:
         raise fail(str(exc)) from None

@@ -28,6 +28,7 @@ from flows.stages import (
     Batch,
     Reference,
     SourceSpec,
+    check_model,
     load_batch,
     new_run_id,
     prepare_reference,
@@ -146,6 +147,7 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     log = get_run_logger()
     run_id = new_run_id()
     end = options.end or datetime.now(UTC).date()
+    check_model(options.model)
     ref = prepare_reference(end)
     spec = SourceSpec(options.source, options.snapshot_dir, options.seed)
     tickers = select_tickers(options.tickers, ref.securities, ref.source(spec))

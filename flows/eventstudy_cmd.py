@@ -20,7 +20,7 @@ import polars as pl
 import typer
 
 from flows.cli_options import Format, InputError
-from transforms.event_study import DF_LOST
+from transforms.event_study import DF_LOST, MODELS
 
 #: Cells read as missing besides blanks (R writes NA; NaN is numpy's missing value).
 MISSING_MARKERS = ("", "NA", "NaN", "nan")
@@ -39,10 +39,8 @@ STATISTICS = (
 OUTPUT_COLUMNS = ("date", "n", "mean_ar", *STATISTICS, *(f"p_{s}" for s in STATISTICS))
 
 
-class ModelChoice(StrEnum):
-    market = "market"
-    market_adjusted = "market_adjusted"
-    mean_adjusted = "mean_adjusted"
+#: The engine's normal-return models as command choices.
+ModelChoice = StrEnum("ModelChoice", {m: m for m in MODELS})
 
 
 def eventstudy(

@@ -41,15 +41,13 @@ def _tickers(text: str | None) -> list[str] | None:
 
 
 def _check_source_and_model(source: str, model: str) -> None:
-    from contracts import ContractError
     from flows.sources import SOURCES
-    from flows.stages import MODELS
+    from flows.stages import check_model
     from sources.base import SourceError
 
     if source not in SOURCES:
         raise SourceError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    if model not in MODELS:
-        raise ContractError(f"unknown model {model!r}: {', '.join(MODELS)}")
+    check_model(model)
 
 
 def serve(

@@ -44,7 +44,7 @@ from flows.sources import make_reference_source, make_source
 from sources.base import ExtractResult
 from sources.reference import SHARE_KINDS
 from transforms import calendar, detection, prices
-from transforms.event_study import EventStudyConfig
+from transforms.event_study import MODELS, EventStudyConfig
 from transforms.reactions import build_reaction_marts
 from warehouse import load, seeds
 
@@ -55,7 +55,12 @@ SESSIONS_AHEAD = timedelta(days=45)
 #: Share counts are stepwise and reported quarterly: fetch far enough back to have one in force.
 SHARES_LOOKBACK_DAYS = 400
 FX_LOOKBACK_DAYS = 10
-MODELS = ("market", "market_adjusted", "mean_adjusted")
+def check_model(model: str) -> None:
+    """A one-line error for a normal-return model the engine does not have (checked before a
+    run fetches anything, whoever started it: CLI, deployment parameters, API)."""
+    if model not in MODELS:
+        raise ContractError(
+            f"unknown model {model!r}: {', '.join(MODELS[:-1])} or {MODELS[-1]}")
 
 
 def new_run_id() -> str:
@@ -299,8 +304,6 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
     """Rebuild dimensions, news (if ``news`` was fetched), day 0s, the gap report of
     ``tickers`` and every mart from the whole core history; record the checks. Inside the
     caller's transaction. Returns (rows per table, the gap and mart outcomes)."""
-    if model not in MODELS:
-        raise ContractError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
     counts: dict[str, int] = {}
     load.replace_table(con, "core.dim_security", ref.securities)
     load.replace_table(con, "core.dim_event",

@@ -38,6 +38,8 @@ Model = Literal["market", "market_adjusted", "mean_adjusted"]
 #: variance factor (T−k)/(T−k−2)). The market-adjusted model estimates nothing, but sigma
 #: is a sample s.d. around the AR mean, so it loses one.
 DF_LOST: dict[str, int] = {"market": 2, "mean_adjusted": 1, "market_adjusted": 1}
+#: The normal-return models, the default first.
+MODELS: tuple[str, ...] = ("market", "market_adjusted", "mean_adjusted")
 
 #: Polars engine for every ``collect``: the in-memory engine aggregates floats in a fixed
 #: order, so a rerun gives bit-identical marts (polars' default streaming engine combines
