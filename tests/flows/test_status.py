@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from contracts import ContractError
 from flows import ops_cmds
-from flows.status import build_report, due_at, expected_sessions, freshness
+from flows.status import build_report, due_at, expected_sessions
+from transforms.freshness import freshness
 from warehouse.connection import connect, connect_read_only
 
 TUESDAY_NOON = datetime(2025, 1, 28, 12, 0, tzinfo=UTC)
