@@ -102,8 +102,10 @@ def run(
     """Run the daily flow once: extract, validate, load and rebuild the marts."""
     from expectations.marts import MartValidationError
     from flows.daily_refresh import RunError, RunOptions, daily_refresh
+    from flows.stages import check_model
 
     try:
+        check_model(model)  # refused before Prefect starts a flow (or a temporary server)
         options = RunOptions(
             source=source, warehouse=warehouse,
             snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
