@@ -178,3 +178,21 @@ def test_daily_run_failing_before_the_warehouse_opens_notifies_once(hook, tmp_pa
     assert (machine["flow"], machine["status"]) == ("daily-refresh", "failed")
     assert "missing" in machine["error"] and machine["warehouse"] == str(warehouse)
     assert not warehouse.exists()  # it failed before opening the warehouse
+
+
+def test_daily_run_with_an_unknown_model_fails_before_it_fetches(hook, tmp_path):
+    """A deployment's or an API caller's parameters skip the CLI's checks: the flow itself
+    refuses the model, with the CLI's wording, before any source or the warehouse is touched."""
+    from contracts import ContractError
+    from flows.daily_refresh import RunOptions, daily_refresh
+
+    warehouse = tmp_path / "w.duckdb"
+    options = RunOptions(source="snapshot", snapshot_dir=str(tmp_path / "missing"),
+                         model="capm", warehouse=str(warehouse), notify=hook.url,
+                         news=False, publish=False)
+    with pytest.raises(ContractError, match=r"unknown model 'capm': market, market_adjusted "
+                                            r"or mean_adjusted"):
+        daily_refresh(options)
+    # the model is refused before the (missing) snapshot folder would have been noticed
+    assert "capm" in hook.received[0]["aftershock"]["error"]
+    assert not warehouse.exists()
