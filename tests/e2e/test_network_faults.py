@@ -39,6 +39,7 @@ import pandas as pd
 import polars as pl
 import pytest
 from curl_cffi import requests as curl_requests
+from yahoo_http import response
 from yfinance.data import YfData
 
 from warehouse.connection import query_frame
@@ -76,14 +77,14 @@ class FakeYahoo(_fake_module.FakeYahoo):
         symbol = path.rsplit("/", 1)[-1]
         if "/ws/fundamentals-timeseries/" in path:
             self.log.append((url, dict(params or {}), 200))
-            return _fake_module._response(url, 200, NO_SHARES)
+            return response(url, 200, NO_SHARES)
         if "/v8/finance/chart/" in path:
             if symbol in self.timeouts:
                 self.log.append((url, dict(params or {}), 0))
                 raise curl_requests.exceptions.Timeout("Operation timed out after 20000 ms")
             if symbol in self.refused:
                 self.log.append((url, dict(params or {}), 429))
-                return _fake_module._response(url, 429, TOO_MANY)
+                return response(url, 429, TOO_MANY)
         return super().__call__(method, url, params=params, **kw)
 
     def bars_requests(self, symbol: str) -> list[dict]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import polars as pl
 import pytest
-from curl_cffi.requests.models import Response
+from yahoo_http import handshake, response
 
 from contracts.news import RAW_NEWS
 from sources.news_yahoo import YahooNewsSource
@@ -28,16 +27,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "news"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "news"
 FETCHED_AT = datetime(2025, 1, 30, 12, 0, tzinfo=UTC)
 START, END = datetime(2024, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def _response(url: str, status: int, body: bytes) -> Response:
-    response = Response()
-    response.url = url
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response.ok = status < 400
-    response.content = body
-    return response
 
 
 class FakeYahoo:
@@ -55,17 +44,13 @@ class FakeYahoo:
         elif parts.path == "/v1/finance/search":
             key = (params or {}).get("q")
             status, body = self._next(self.search_news, key)
-        elif parts.hostname == "fc.yahoo.com":
-            key, status, body = "cookie", 404, b""
-        elif parts.path == "/v1/test/getcrumb":
-            key, status, body = "crumb", 200, b"Fake.Crumb"
-        elif parts.hostname == "guce.yahoo.com":
-            key, status, body = "consent", 200, b"<html></html>"
+        elif step := handshake(parts):
+            key, status, body = step
         else:
             self.unexpected.append(f"{method} {url}")
             key, status, body = "?", 404, b"not faked"
         self.log.append((parts.path, str(key)))
-        return _response(url, status, body)
+        return response(url, status, body)
 
     @staticmethod
     def _next(routes: dict, key) -> tuple[int, bytes]:

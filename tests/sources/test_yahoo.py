@@ -18,7 +18,6 @@ import copy
 import json
 import random
 from datetime import UTC, date, datetime
-from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -26,7 +25,7 @@ import pandas as pd
 import polars as pl
 import pytest
 import yfinance as yf
-from curl_cffi.requests.models import Response
+from yahoo_http import handshake, response
 
 from contracts import RAW_ACTIONS, RAW_PRICES
 from sources.base import EXTRACT_STATUS, PriceSource
@@ -46,16 +45,6 @@ def chart(name: str) -> dict:
 
 def epoch(local: str, tz: str = "America/New_York") -> int:
     return int(pd.Timestamp(local, tz=tz).timestamp())
-
-
-def _response(url: str, status: int, body: bytes) -> Response:
-    response = Response()
-    response.url = url
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response.ok = status < 400
-    response.content = body
-    return response
 
 
 def _cut(result: dict, keep: list[int]) -> None:
@@ -90,17 +79,13 @@ class FakeYahoo:
         parts = urlsplit(url)
         if parts.path.startswith("/v8/finance/chart/"):
             status, body = self._chart(unquote(parts.path.rsplit("/", 1)[-1]), params)
-        elif parts.hostname == "fc.yahoo.com":  # cookie bootstrap; yfinance ignores the answer
-            status, body = 404, b""
-        elif parts.path == "/v1/test/getcrumb":
-            status, body = 200, b"Fake.Crumb"
-        elif parts.hostname == "guce.yahoo.com":  # yfinance's other cookie strategy, after a 4xx
-            status, body = 200, b"<html><body>no consent form here</body></html>"
+        elif step := handshake(parts):
+            _, status, body = step
         else:
             self.unexpected.append(f"{method} {url}")
             status, body = 404, b"not faked"
         self.log.append((url, params, status))
-        return _response(url, status, body)
+        return response(url, status, body)
 
     def _chart(self, symbol: str, params: dict) -> tuple[int, bytes]:
         queue = self.script.get(symbol)

@@ -13,14 +13,13 @@ import copy
 import json
 import random
 from datetime import UTC, date, datetime
-from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pandas as pd
 import polars as pl
 import pytest
-from curl_cffi.requests.models import Response
+from yahoo_http import handshake, response
 
 from sources.base import EXTRACT_STATUS
 from sources.reference import RAW_FX, RAW_SHARES, ReferenceSource
@@ -37,16 +36,6 @@ TS_PATH = "/ws/fundamentals-timeseries/v1/finance/timeseries/"
 
 def doc(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def _response(url: str, status: int, body: bytes) -> Response:
-    response = Response()
-    response.url = url
-    response.status_code = status
-    response.reason = HTTPStatus(status).phrase
-    response.ok = status < 400
-    response.content = body
-    return response
 
 
 def _cut_chart(result: dict, keep: list[int]) -> None:
@@ -83,17 +72,13 @@ class FakeYahoo:
             kind, (status, body) = "chart", self._serve("chart", symbol, params)
         elif parts.path.startswith(TS_PATH):
             kind, (status, body) = "timeseries", self._serve("timeseries", symbol, params)
-        elif parts.hostname == "fc.yahoo.com":
-            kind, status, body = "cookie", 404, b""
-        elif parts.path == "/v1/test/getcrumb":
-            kind, status, body = "crumb", 200, b"Fake.Crumb"
-        elif parts.hostname == "guce.yahoo.com":
-            kind, status, body = "consent", 200, b"<html><body>no consent form here</body></html>"
+        elif step := handshake(parts):
+            kind, status, body = step
         else:
             self.unexpected.append(f"{method} {url}")
             kind, status, body = "unexpected", 404, b"not faked"
         self.log.append((kind, symbol, params, status))
-        return _response(url, status, body)
+        return response(url, status, body)
 
     def _serve(self, kind: str, symbol: str, params: dict) -> tuple[int, bytes]:
         queue = self.script.get((kind, symbol))
