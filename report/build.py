@@ -365,10 +365,9 @@ def car_paths(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
     )
     if frame.height == 0:
         return frame
-    tcrit = pl.Series(
-        [float(stats.t.ppf(0.975, n - 1)) if n > 1 else None for n in frame["n"].to_list()],
-        dtype=pl.Float64,
-    )
+    dof = (frame["n"] - 1).cast(pl.Float64).to_numpy()
+    # one vectorised call; a single security (0 degrees of freedom: NaN) has no interval
+    tcrit = pl.Series(stats.t.ppf(0.975, dof), dtype=pl.Float64, nan_to_null=True)
     half = tcrit * frame["sd"] / frame["n"].cast(pl.Float64).sqrt()
     return _clean(
         frame.with_columns(lo=pl.col("mean_car") - half, hi=pl.col("mean_car") + half)

@@ -2,14 +2,21 @@
 
 Every function takes a polars frame already shaped by `report.build` and returns a Vega-Lite
 spec as a dict, with its data inline; the page embeds it and renders it with the inlined
-vega-embed bundle. Text from the data (names, headlines) only ever reaches the page as Vega
-text marks or tooltips, which render as text, never as HTML.
+vega-embed bundle. The charts drawn on every event page are built by Altair once per process
+(a template whose data is a named dataset and whose data-dependent scalars are Vega-Lite
+params) and filled per page: building them per page spent most of a report's time in Altair's
+object model (~0.1 s a chart, 64 pages). Text from the data (names, headlines) only ever
+reaches the page as Vega text marks or tooltips, which render as text, never as HTML.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+
 import altair as alt
 import polars as pl
+from altair.vegalite.v6.schema.core import Root
 
 #: Diverging scale for returns: red falls, blue rises, white at zero.
 DIVERGING = "redblue"
@@ -34,6 +41,32 @@ VALIDATE = False
 
 def _spec(chart: alt.TopLevelMixin) -> dict:
     return chart.to_dict(validate=VALIDATE)
+
+
+#: The name of a template's rows in its ``datasets``.
+ROWS = "rows"
+
+
+def _template(build: Callable[[], alt.TopLevelMixin]) -> Callable[[], dict]:
+    """A chart spec built once (``build`` uses named data and params, never the data itself)."""
+    return cache(lambda: build().to_dict(validate=False))
+
+
+def _fill(template: dict, datasets: dict[str, list[dict]], **params: object) -> dict:
+    """A template with this page's data: ``datasets`` by name, and the values of ``params``
+    (declared in the template; an unknown one is a programming error)."""
+    declared = {p["name"] for p in template.get("params", [])}
+    if unknown := set(params) - declared:
+        raise KeyError(f"params not declared in the chart: {sorted(unknown)}")
+    spec = {**template, "datasets": datasets}
+    if params:
+        spec["params"] = [
+            {**p, "value": params[p["name"]]} if p["name"] in params else p
+            for p in template["params"]
+        ]
+    if VALIDATE:
+        Root.validate(spec)
+    return spec
 
 
 def _symmetric(values: pl.Series, cap: float = 0.3) -> float:
@@ -87,6 +120,11 @@ def heatmap(cells: pl.DataFrame) -> dict:
 def car_paths(paths: pl.DataFrame) -> dict:
     """Mean CAR path per segment with a 95% confidence band (``paths``: segment, rel_day,
     mean_car, lo, hi, n), one small panel per segment."""
+    return _fill(_car_paths(), {ROWS: _values(paths)})
+
+
+@_template
+def _car_paths() -> alt.TopLevelMixin:
     base = alt.Chart().encode(
         x=alt.X("rel_day:Q", title="sessions from day 0", scale=alt.Scale(domain=[-10, 20]))
     )
@@ -107,24 +145,28 @@ def car_paths(paths: pl.DataFrame) -> dict:
     )
     zero = alt.Chart().mark_rule(color="#888", strokeDash=[3, 3]).encode(y=alt.datum(0))
     day0 = alt.Chart().mark_rule(color="#c0392b").encode(x=alt.datum(0))
-    chart = (
-        alt.layer(band, line, zero, day0, data=alt.Data(values=_values(paths)))
+    return (
+        alt.layer(band, line, zero, day0, data=alt.Data(name=ROWS))
         .properties(width=210, height=130)
         .facet(facet=alt.Facet("segment:N", title=None), columns=4)
         .resolve_scale(y="shared")
     )
-    return _spec(chart)
 
 
 def movers(frame: pl.DataFrame) -> dict:
     """Top gainers and losers by CAR[0,+5] as a diverging bar chart (``frame``: ticker,
     security_name, segment, car_0_p5, car_0_p5_t, ar_day0, car_0_0_t)."""
-    order = frame.sort("car_0_p5", descending=True)["ticker"].to_list()
-    chart = (
-        alt.Chart(alt.Data(values=_values(frame)))
+    return _fill(_movers(), {ROWS: _values(frame)})
+
+
+@_template
+def _movers() -> alt.TopLevelMixin:
+    return (
+        alt.Chart(alt.Data(name=ROWS))
         .mark_bar()
         .encode(
-            y=alt.Y("ticker:N", sort=order, title=None),
+            y=alt.Y("ticker:N", title=None,
+                    sort=alt.EncodingSortField("car_0_p5", order="descending")),
             x=alt.X("car_0_p5:Q", title="CAR[0,+5]", axis=alt.Axis(format=".0%")),
             color=alt.condition("datum.car_0_p5 >= 0", alt.value("#2166ac"),
                                 alt.value("#b2182b")),
@@ -140,13 +182,17 @@ def movers(frame: pl.DataFrame) -> dict:
         )
         .properties(width=520, height=alt.Step(16))
     )
-    return _spec(chart)
 
 
 def value_moved(frame: pl.DataFrame) -> dict:
     """USD value moved per segment over [0,0] and [0,+5] (``frame``: segment, window, usd)."""
-    chart = (
-        alt.Chart(alt.Data(values=_values(frame)))
+    return _fill(_value_moved(), {ROWS: _values(frame)})
+
+
+@_template
+def _value_moved() -> alt.TopLevelMixin:
+    return (
+        alt.Chart(alt.Data(name=ROWS))
         .mark_bar()
         .encode(
             y=alt.Y("segment:N", title=None),
@@ -162,21 +208,30 @@ def value_moved(frame: pl.DataFrame) -> dict:
         )
         .properties(width=520, height=alt.Step(12))
     )
-    return _spec(chart)
 
 
 def propagation(frame: pl.DataFrame, announced_at: str) -> dict:
     """Each venue's day-0 session on a UTC time line, from the announcement to its close
     (``frame``: venue_name, exchange_mic, day0_open_utc, day0_close_utc, close_order,
     hours_after_announcement, median_ar_day0, n_securities, n_with_ar, closed_market)."""
-    order = frame.sort("close_order", "exchange_mic")["venue_name"].to_list()
-    limit = _symmetric(frame["median_ar_day0"], cap=0.1)
-    data = alt.Data(values=_values(frame))
+    ranked = frame.sort("close_order", "exchange_mic").with_row_index("venue_rank")
+    return _fill(
+        _propagation(),
+        {ROWS: _values(ranked), "announced": [{"t": announced_at, "label": "announced"}]},
+        limit=_symmetric(frame["median_ar_day0"], cap=0.1),
+    )
+
+
+@_template
+def _propagation() -> alt.TopLevelMixin:
+    data = alt.Data(name=ROWS)
+    limit = alt.param(name="limit", value=0.1)  # filled with the page's colour domain
+    by_close = alt.EncodingSortField("venue_rank", order="ascending")
     session = (
         alt.Chart(data)
         .mark_bar(height=10, cornerRadius=2)
         .encode(
-            y=alt.Y("venue_name:N", sort=order, title=None),
+            y=alt.Y("venue_name:N", sort=by_close, title=None),
             x=alt.X("day0_open_utc:T", title="UTC", scale=alt.Scale(nice="day"),
                     axis=alt.Axis(format="%b %d %H:%M")),
             x2="day0_close_utc:T",
@@ -185,7 +240,8 @@ def propagation(frame: pl.DataFrame, announced_at: str) -> dict:
                 alt.Color(
                     "median_ar_day0:Q",
                     title="median AR day 0",
-                    scale=alt.Scale(scheme=DIVERGING, domain=[-limit, limit], clamp=True),
+                    scale=alt.Scale(scheme=DIVERGING, domain=alt.ExprRef("[-limit, limit]"),
+                                    clamp=True),
                     legend=alt.Legend(format=".1%"),
                 ),
                 alt.value("#bbbbbb"),
@@ -203,21 +259,29 @@ def propagation(frame: pl.DataFrame, announced_at: str) -> dict:
         )
     )
     close = alt.Chart(data).mark_tick(color="#222", thickness=2, size=14).encode(
-        y=alt.Y("venue_name:N", sort=order), x="day0_close_utc:T"
+        y=alt.Y("venue_name:N", sort=by_close), x="day0_close_utc:T"
     )
     announced = (
-        alt.Chart(alt.Data(values=[{"t": announced_at, "label": "announced"}]))
+        alt.Chart(alt.Data(name="announced"))
         .mark_rule(color="#c0392b", strokeDash=[4, 3])
         .encode(x="t:T", tooltip=[alt.Tooltip("t:T", title="announced (UTC)",
                                               format="%Y-%m-%d %H:%M")])
     )
-    chart = alt.layer(announced, session, close).properties(width=640, height=alt.Step(22))
-    return _spec(chart)
+    return (
+        alt.layer(announced, session, close)
+        .properties(width=640, height=alt.Step(22))
+        .add_params(limit)
+    )
 
 
 def attention(frame: pl.DataFrame) -> dict:
     """News attention per relative day (``frame``: rel_day, stories, is_attention_day)."""
-    base = alt.Chart(alt.Data(values=_values(frame)))
+    return _fill(_attention(), {ROWS: _values(frame)})
+
+
+@_template
+def _attention() -> alt.TopLevelMixin:
+    base = alt.Chart(alt.Data(name=ROWS))
     bars = base.mark_bar().encode(
         x=alt.X("rel_day:O", title="sessions from day 0"),
         y=alt.Y("stories:Q", title="stories"),
@@ -230,4 +294,4 @@ def attention(frame: pl.DataFrame) -> dict:
             alt.Tooltip("mean_sentiment:Q", title="mean sentiment", format=".2f"),
         ],
     )
-    return _spec(bars.properties(width=640, height=180))
+    return bars.properties(width=640, height=180)

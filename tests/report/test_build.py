@@ -124,6 +124,63 @@ def test_confidence_band_contains_the_mean(serving_copy):
     assert (paths["hi"] - paths["lo"]).max() > 0
 
 
+def test_confidence_band_is_the_t_interval_of_the_rows(serving_copy):
+    """Checked against the rows themselves: mean ± t(0.975, n−1) · sd / √n, by numpy/scipy."""
+    import duckdb
+    import numpy as np
+    from scipy import stats
+
+    con = build.connect_read_only(serving_copy)
+    try:
+        paths = build.car_paths(con, build._catalog(con), "deepseek-r1")
+    finally:
+        con.close()
+    raw = duckdb.connect(str(serving_copy), read_only=True)
+    try:
+        cars = np.array([r[0] for r in raw.execute(
+            "SELECT car FROM marts.event_window WHERE event_id = 'deepseek-r1' "
+            "AND segment = 'memory' AND rel_day = 3 AND anchor = 'announcement'").fetchall()])
+    finally:
+        raw.close()
+    half = stats.t.ppf(0.975, len(cars) - 1) * cars.std(ddof=1) / np.sqrt(len(cars))
+    row = paths.filter(segment="memory", rel_day=3).row(0, named=True)
+    assert row["n"] == len(cars) == 4
+    assert row["lo"] == pytest.approx(cars.mean() - half, rel=1e-12)
+    assert row["hi"] == pytest.approx(cars.mean() + half, rel=1e-12)
+
+
+def test_a_chart_template_is_filled_per_page_and_never_changed():
+    """Charts drawn on every page are built once; each page gets its own rows and params."""
+    import polars as pl
+
+    def venues(ar: list[float | None]) -> pl.DataFrame:
+        return pl.DataFrame({
+            "venue_name": ["Nasdaq", "Korea Exchange", "Tokyo Stock Exchange"],
+            "exchange_mic": ["XNAS", "XKRX", "XTKS"], "close_order": [3, 1, 1],
+            "day0_open_utc": ["2025-01-21T14:30:00Z"] * 3,
+            "day0_close_utc": ["2025-01-21T21:00:00Z"] * 3,
+            "hours_after_announcement": [33.0, 18.0, 18.0], "median_ar_day0": ar,
+            "n_securities": [3, 1, 1], "n_with_ar": [3, 1, 0], "closed_market": [False] * 3,
+        })
+
+    template = charts._propagation()
+    before = spec_json(template)
+    first = charts.propagation(venues([-0.05, 0.01, None]), "2025-01-20T12:00:00Z")
+    second = charts.propagation(venues([0.002, 0.001, None]), "2025-02-01T00:00:00Z")
+    assert spec_json(charts._propagation()) == before  # the cached template is untouched
+    # venues in closing order, ties by MIC: Korea (XKRX) before Tokyo (XTKS), then Nasdaq
+    ranked = {r["venue_name"]: r["venue_rank"] for r in first["datasets"][charts.ROWS]}
+    assert ranked == {"Korea Exchange": 0, "Tokyo Stock Exchange": 1, "Nasdaq": 2}
+    assert first["datasets"]["announced"][0]["t"] == "2025-01-20T12:00:00Z"
+    assert second["datasets"]["announced"][0]["t"] == "2025-02-01T00:00:00Z"
+    # the colour domain is each page's own: the largest |AR| (98th percentile), at least 1%
+    limits = [{p["name"]: p.get("value") for p in s["params"]}["limit"]
+              for s in (first, second)]
+    assert limits == [0.05, 0.01]
+    with pytest.raises(KeyError, match="not declared"):
+        charts._fill(template, {}, nope=1)
+
+
 def test_only_the_announcement_day0_is_reported(built_report, serving_copy):
     """Marts keyed by anchor hold attention-day rows too; the report shows announcement ones."""
     for html in [(built_report / "index.html").read_text(), *_pages(built_report).values()]:
