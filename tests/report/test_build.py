@@ -113,35 +113,22 @@ def test_specs_are_valid_vega_lite(serving_copy, monkeypatch):
     assert alt.SCHEMA_VERSION.startswith("v6")
 
 
-def test_confidence_band_contains_the_mean(serving_copy):
-    con = build.connect_read_only(serving_copy)
-    try:
-        paths = build.car_paths(con, build._catalog(con), "deepseek-r1")
-    finally:
-        con.close()
-    assert paths.height == len(set(paths["segment"])) * 31
-    assert (paths["lo"] <= paths["mean_car"]).all() and (paths["mean_car"] <= paths["hi"]).all()
-    assert (paths["hi"] - paths["lo"]).max() > 0
-
-
 def test_confidence_band_is_the_t_interval_of_the_rows(serving_copy):
     """Checked against the rows themselves: mean ± t(0.975, n−1) · sd / √n, by numpy/scipy."""
-    import duckdb
     import numpy as np
     from scipy import stats
 
     con = build.connect_read_only(serving_copy)
     try:
         paths = build.car_paths(con, build._catalog(con), "deepseek-r1")
-    finally:
-        con.close()
-    raw = duckdb.connect(str(serving_copy), read_only=True)
-    try:
-        cars = np.array([r[0] for r in raw.execute(
+        cars = np.array([r[0] for r in con.execute(
             "SELECT car FROM marts.event_window WHERE event_id = 'deepseek-r1' "
             "AND segment = 'memory' AND rel_day = 3 AND anchor = 'announcement'").fetchall()])
     finally:
-        raw.close()
+        con.close()
+    assert paths.height == len(set(paths["segment"])) * 31
+    assert (paths["lo"] <= paths["mean_car"]).all() and (paths["mean_car"] <= paths["hi"]).all()
+    assert (paths["hi"] - paths["lo"]).max() > 0
     half = stats.t.ppf(0.975, len(cars) - 1) * cars.std(ddof=1) / np.sqrt(len(cars))
     row = paths.filter(segment="memory", rel_day=3).row(0, named=True)
     assert row["n"] == len(cars) == 4
