@@ -17,7 +17,6 @@ $(BIN)/aftershock: pyproject.toml constraints.txt
 	@touch $@
 
 setup: $(BIN)/aftershock ## create .venv and install the project (pinned by constraints.txt)
-	@mkdir -p "$(PREFECT_HOME)"  # Prefect's temporary server keeps its SQLite database here
 
 demo: setup ## run the daily flow offline on the demo market into data/aftershock.duckdb
 	$(BIN)/aftershock run --source demo --warehouse $(WAREHOUSE)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-# A flow run outside prefect_test_harness starts Prefect's temporary server, whose SQLite
-# database lives in PREFECT_HOME: it must exist on a clean clone, whatever test runs first.
-if os.environ.get("PREFECT_HOME"):
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # before Prefect configures logging
+
+from flows.cli import prefect_defaults  # noqa: E402
+
+# The settings the `aftershock` command gives itself (tests call the app, not its entry point):
+# a flow run outside prefect_test_harness starts Prefect's temporary server, whose SQLite
+# database lives in PREFECT_HOME, so the folder must exist whatever test runs first.
+prefect_defaults()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AFTERSHOCK_SHARED", REPO.parent / "shared"))
