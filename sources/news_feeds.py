@@ -27,13 +27,13 @@ wire and feedparser's reading of it.
 
 from __future__ import annotations
 
-import calendar
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -257,15 +257,25 @@ class FeedSource:
             response.close()
 
 
-def _parsed_time(entry: dict) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = dict.get(entry, key)  # not FeedParserDict.get: it maps updated to published
-        if value:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(value), UTC)
-            except (OverflowError, ValueError, TypeError):
-                return None
-    return None
+def _parsed_time(text: str | None) -> datetime | None:
+    """The instant the feed's own date text states, read by the two standards feeds use
+    (RFC 822 for RSS, ISO 8601 / W3C-DTF for Atom); None for anything else. Never
+    feedparser's ``*_parsed`` guess: for a text it cannot read (e.g. "2020/1/10 14:33:00")
+    that guess depends on the day the pipeline runs. Other layouts are read in core from
+    ``published_raw`` (transforms.news.parse_wire_time)."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:  # a date with no zone is not an instant: core decides
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _item(spec: FeedSpec, entry: dict, publisher: str, fetched_at: datetime) -> dict:
@@ -276,6 +286,8 @@ def _item(spec: FeedSpec, entry: dict, publisher: str, fetched_at: datetime) -> 
     if not link and isinstance(item_id, str) and item_id.startswith(("http://", "https://")):
         link = item_id
     carried_by = (entry.get("source") or {}).get("title")  # Google News: the real publisher
+    published_raw = (dict.get(entry, "published") or dict.get(entry, "updated")
+                     or dict.get(entry, "created"))
     return {
         "source": SOURCE,
         "channel": spec.channel,
@@ -284,9 +296,8 @@ def _item(spec: FeedSpec, entry: dict, publisher: str, fetched_at: datetime) -> 
         "summary": summary,
         "url": link,
         "publisher": carried_by or publisher,
-        "published_raw": dict.get(entry, "published") or dict.get(entry, "updated")
-        or dict.get(entry, "created"),
-        "published_at": _parsed_time(entry),
+        "published_raw": published_raw,
+        "published_at": _parsed_time(published_raw),
         "related_tickers": [],
         "fetched_at": fetched_at,
     }

@@ -138,23 +138,43 @@ def test_snapshot_warnings_are_the_known_real_cases():
     sessions = calendar.exchange_sessions(securities["exchange_mic"].unique().to_list(),
                                           D(2017, 1, 1), D(2026, 12, 31))
     out = validate_prices(prices.to_core(raw, securities, sessions))
+    # nothing is lost: every row read is loaded or quarantined
+    assert out.good.height + out.rejected.height == raw.height
     rejected = {(r["ticker"], r["session_date"]): r["reasons"] for r in out.rejected.to_dicts()}
-    assert rejected == {
+    # SOURCES.md's documented cases are quarantined with their reason ...
+    documented = {
         ("000660.KS", D(2023, 2, 2)): ["close_below_low"],
         ("000660.KS", D(2023, 2, 9)): ["close_above_high"],
         ("000660.KS", D(2024, 10, 14)): ["close_below_low"],
         ("005930.KS", D(2024, 10, 14)): ["close_below_low"],
     }
+    assert {k: rejected.get(k) for k in documented} == documented
+    # ... and every quarantined row has a reason the raw values show, checked here directly
+    bars = {(r["ticker"], r["session_date"]): r for r in raw.to_dicts()}
+    for key, reasons in rejected.items():
+        bar = bars[key]
+        assert set(reasons) <= {"close_below_low", "close_above_high", "not_exchange_session"}
+        assert ("close_below_low" in reasons) == (bar["close"] < bar["low"]), key
+        assert ("close_above_high" in reasons) == (bar["close"] > bar["high"]), key
+        if "not_exchange_session" in reasons:
+            mic = securities.filter(pl.col("ticker") == key[0])["exchange_mic"].item()
+            assert key[1] not in set(sessions.filter(pl.col("exchange_mic") == mic)
+                                     ["session_date"]), key
+    assert len(rejected) < raw.height / 1000  # a real recording is overwhelmingly clean
     flags = out.flagged.explode("quality_flags")
+    assert set(flags["quality_flags"]) <= {"stale_price", "extreme_move"}
     stale = flags.filter(pl.col("quality_flags") == "stale_price")
-    # SOURCES.md's Korean and Hong Kong placeholder rows, plus two flat zero-volume bars it
-    # does not list: 2330.TW 2021-08-17 and ^SOX 2019-08-13
-    assert stale.group_by("ticker").len().sort("ticker").rows() == [
-        ("000660.KS", 15), ("005930.KS", 16), ("0700.HK", 8), ("2330.TW", 1), ("^SOX", 1)]
+    # SOURCES.md's Korean and Hong Kong placeholder rows are all flagged, and every stale
+    # flag is a flat bar (open = high = low = close) in the file
+    counts = dict(stale.group_by("ticker").len().iter_rows())
+    for ticker, n in {"000660.KS": 15, "005930.KS": 16, "0700.HK": 8}.items():
+        assert counts.get(ticker, 0) >= n, ticker
+    for row in stale.select("ticker", "session_date").to_dicts():
+        bar = bars[(row["ticker"], row["session_date"])]
+        assert bar["open"] == bar["high"] == bar["low"] == bar["close"], row
     moves = flags.filter(pl.col("quality_flags") == "extreme_move")
     # VIX spikes, ARM's earnings day (+48 %) and SMCI's 2018-10-04 fall (-41 %)
-    assert set(moves["ticker"]) == {"^VIX", "ARM", "SMCI"}
-    assert set(flags["quality_flags"]) == {"stale_price", "extreme_move"}
+    assert set(moves["ticker"]) >= {"^VIX", "ARM", "SMCI"}
     # ^SOX / ^VIX carry volume 0 on every row and load unflagged unless flat
     assert out.good.filter(pl.col("ticker") == "^SOX").height > 2000
 

@@ -80,15 +80,28 @@ def test_missing_files_mean_unknown_not_an_error(folder: Path):
     assert late.status.row(0, named=True)["status"] == "empty"
 
 
-def test_real_snapshot_has_no_shares_or_fx_so_everything_is_unknown(snapshot_dir: Path):
+def test_real_snapshot_reference_is_read_where_present_and_empty_where_absent(
+        snapshot_dir: Path):
+    """What holds on any honest recording: a file that is there is read (positive counts,
+    rates inside the window), one that is not is an 'empty' status naming it."""
     src = SnapshotReferenceSource(snapshot_dir)
+    tickers = ["NVDA", "TSM", "2330.TW", "NOFILE"]
+    ccys = ["JPY", "KRW", "TWD", "HKD", "CNY", "EUR", "XXX"]
+    shares = src.shares(tickers, date(2018, 1, 1), date(2025, 12, 31))
+    fx = src.fx(ccys, date(2018, 1, 1), date(2025, 12, 31))
 
-    shares = src.shares(["NVDA", "TSM", "2330.TW"], date(2018, 1, 1), date(2025, 12, 31))
-    fx = src.fx(["JPY", "KRW", "TWD", "HKD", "CNY", "EUR"], date(2018, 1, 1), date(2025, 12, 31))
-
-    assert shares.frame.height == 0 and fx.frame.height == 0
-    assert set(shares.status["status"]) == {"empty"} and shares.status.height == 3
-    assert set(fx.status["status"]) == {"empty"} and fx.status.height == 6
+    for result, keys, folder in ((shares, tickers, "shares"), (fx, ccys, "fx")):
+        status = dict(result.status.select(result.status.columns[0], "status").iter_rows())
+        assert set(status) == set(keys)
+        for k in keys:
+            present = (snapshot_dir / folder / f"{k}.csv").is_file()
+            assert status[k] == ("ok" if present else "empty"), k
+            got = result.frame.filter(pl.col(result.frame.columns[0]) == k).height
+            assert (got > 0) == present, k
+    assert (shares.frame["shares_outstanding"] > 0).all()
+    day = shares.frame["as_of_date"]
+    assert day.min() >= date(2018, 1, 1) and day.max() <= date(2025, 12, 31)
+    assert (fx.frame["usd_per_unit"] > 0).all()
 
 
 @pytest.mark.parametrize(
