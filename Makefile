@@ -16,7 +16,13 @@ $(BIN)/aftershock: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/aftershock ## create .venv and install the project (pinned by constraints.txt)
+# Prefect's database, migrated once here so a first run's temporary API starts in seconds
+$(PREFECT_HOME)/prefect.db: $(BIN)/aftershock
+	@mkdir -p $(PREFECT_HOME)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server database upgrade -y >/dev/null
+	@touch $@
+
+setup: $(BIN)/aftershock $(PREFECT_HOME)/prefect.db ## create .venv, install the project (pinned by constraints.txt), migrate Prefect's database
 
 demo: setup ## run the daily flow offline on the demo market into data/aftershock.duckdb
 	$(BIN)/aftershock run --source demo --warehouse $(WAREHOUSE)

@@ -102,7 +102,8 @@ def run(
     """Run the daily flow once: extract, validate, load and rebuild the marts."""
     from expectations.marts import MartValidationError
     from flows.daily_refresh import RunError, RunOptions, daily_refresh
-    from flows.stages import check_model
+    from flows.prefect_api import PrefectStartupError, flow_api
+    from flows.stages import check_model, record_unstarted_run
 
     try:
         check_model(model)  # refused before Prefect starts a flow (or a temporary server)
@@ -114,7 +115,12 @@ def run(
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
             publish=publish, notify=notify,
         )
-        summary = daily_refresh(options)
+        with flow_api(say=lambda text: err.print(text, highlight=False)):
+            summary = daily_refresh(options)
+    except PrefectStartupError as exc:
+        record_unstarted_run(warehouse, "daily-refresh", source,
+                             {k: str(v) for k, v in vars(options).items()}, str(exc), notify)
+        raise fail(str(exc)) from None
     except (SourceError, ContractError, WarehouseError, RunError, MartValidationError) as exc:
         raise fail(str(exc)) from None
     out.print(
@@ -191,6 +197,9 @@ def prefect_defaults() -> None:
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # a flow started outside `flow_api` (tests, notebooks) gets Prefect's own temporary
+    # server: give it the same measured startup budget
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 __all__ = ["app", "resolve"]

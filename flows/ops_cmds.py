@@ -240,6 +240,8 @@ def backfill(
     from flows import backfill as bf
     from flows.cli import err, fail, out
     from flows.daily_refresh import RunError
+    from flows.prefect_api import PrefectStartupError, flow_api
+    from flows.stages import record_unstarted_run
     from sources.base import SourceError
     from warehouse.connection import WarehouseError
 
@@ -266,7 +268,7 @@ def backfill(
 
     bf.PROGRESS_LISTENERS.append(on_event)
     try:
-        with progress:
+        with flow_api(say=lambda text: err.print(text, highlight=False)), progress:
             summary = bf.backfill(
                 start=first, end=last, tickers=_tickers(tickers), source=source,
                 warehouse=warehouse, snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
@@ -274,6 +276,10 @@ def backfill(
                 max_concurrent=max_concurrent, task_runner=task_runner,
                 dask_address=dask_address, notify=notify, publish=publish,
             )
+    except PrefectStartupError as exc:
+        record_unstarted_run(warehouse, "backfill", source,
+                             {"start": str(first), "end": str(last)}, str(exc), notify)
+        raise fail(str(exc)) from None
     except (SourceError, ContractError, WarehouseError, RunError) as exc:
         raise fail(str(exc)) from None
     finally:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
 from contracts import ContractError
+from flows.prefect_api import api_healthy, die_with_parent, free_port
 from flows.status import DEFAULT_CRON, DEFAULT_TIMEZONE
 
 DAILY = "daily-refresh"
@@ -129,13 +128,6 @@ def backfill_defaults_from(options: Any, **extra: Any) -> dict:
 # --------------------------------------------------------------------------- a local server
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether a server could listen on ``port`` (as uvicorn binds: TIME_WAIT is no obstacle)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -145,25 +137,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
-
-
-def api_healthy(api_url: str, timeout: float = 3.0) -> bool:
-    """Whether a Prefect API answers its health check."""
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the server gets SIGTERM if `aftershock serve` dies without cleaning up (kill -9)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
 
 
 class LocalServer:
@@ -211,7 +184,7 @@ class LocalServer:
         self.process = subprocess.Popen(
             [*command, "server", "start", "--host", self.host, "--port", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),
         )
         log.close()
         self.pid_path.write_text(f"{self.process.pid}\n")

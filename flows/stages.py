@@ -68,6 +68,33 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
+def record_unstarted_run(warehouse: str | None, flow: str, source: str, params: dict,
+                         error: str, notify_url: str | None = None) -> str | None:
+    """A run that could not start its flow (Prefect's API did not come up) still leaves a
+    failed ``audit.etl_run`` row and sends the failure notification. Returns its run id, or
+    None when the warehouse itself could not be written (the caller reports that too)."""
+    from types import SimpleNamespace
+
+    from flows.notify import notify
+    from warehouse.connection import WarehouseError, connect, resolve
+
+    run_id = new_run_id()
+    try:
+        con = connect(warehouse)
+    except WarehouseError:
+        con = None
+    if con is not None:
+        try:
+            load.start_run(con, run_id, flow, source, params)
+            load.finish_run(con, run_id, "failed", error)
+        finally:
+            con.close()
+    notify(notify_url, SimpleNamespace(run_id=run_id, status="failed", flow=flow,
+                                       warehouse=resolve(warehouse), counts={},
+                                       failed_tickers=[], error=error))
+    return run_id if con is not None else None
+
+
 # --------------------------------------------------------------------------- reference
 
 
