@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -42,10 +43,12 @@ def fail(message: str) -> typer.Exit:
 def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> None:
     """Print a frame as a rich table, CSV or JSON records."""
     if fmt is Format.csv:
+        # nested values (lists, structs, maps, any depth) as their JSON text, one cell each
         nested = [c for c, t in frame.schema.items() if t.is_nested()]
         flat = frame.with_columns(
-            pl.col(c).cast(pl.List(pl.String)).list.join(";") if isinstance(
-                frame.schema[c], pl.List) else pl.col(c).struct.json_encode()
+            pl.when(pl.col(c).is_not_null()).then(
+                pl.struct(pl.col(c).alias("v")).struct.json_encode()
+                .str.strip_prefix('{"v":').str.strip_suffix("}")).alias(c)
             for c in nested
         )
         sys.stdout.write(flat.write_csv())
@@ -103,10 +106,12 @@ def run(
     from expectations.marts import MartValidationError
     from flows.daily_refresh import RunError, RunOptions, daily_refresh
     from flows.prefect_api import PrefectStartupError, flow_api
-    from flows.stages import check_model, record_unstarted_run
+    from flows.stages import check_model, check_window, record_unstarted_run
 
     try:
         check_model(model)  # refused before Prefect starts a flow (or a temporary server)
+        check_window(parse_date(start, "--start"), parse_date(end, "--end"),
+                     datetime.now(UTC).date())
         options = RunOptions(
             source=source, warehouse=warehouse,
             snapshot_dir=str(snapshot_dir) if snapshot_dir else None,

@@ -29,6 +29,7 @@ from flows.stages import (
     Reference,
     SourceSpec,
     check_model,
+    check_window,
     load_batch,
     new_run_id,
     prepare_reference,
@@ -148,6 +149,7 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     run_id = new_run_id()
     end = options.end or datetime.now(UTC).date()
     check_model(options.model)
+    check_window(options.start, options.end, datetime.now(UTC).date())
     ref = prepare_reference(end)
     spec = SourceSpec(options.source, options.snapshot_dir, options.seed)
     tickers = select_tickers(options.tickers, ref.securities, ref.source(spec))

@@ -63,6 +63,22 @@ def check_model(model: str) -> None:
             f"unknown model {model!r}: {', '.join(MODELS[:-1])} or {MODELS[-1]}")
 
 
+#: No market data source goes back further; an earlier --start is a typo, not a request.
+EARLIEST_START = date(1970, 1, 1)
+
+
+def check_window(start: date | None, end: date | None, today: date) -> None:
+    """Refuse a run window that cannot be meant (checked before anything is fetched or
+    opened): start after end, a start before 1970, an end after tomorrow (UTC; a session
+    in Asia may be dated a day ahead of the US)."""
+    if start is not None and start < EARLIEST_START:
+        raise ContractError(f"--start {start} is before {EARLIEST_START}: no prices that old")
+    if end is not None and end > today + timedelta(days=1):
+        raise ContractError(f"--end {end} is in the future (today is {today}, UTC)")
+    if start is not None and start > (end or today):
+        raise ContractError(f"--start {start} is after --end {end or today}")
+
+
 def new_run_id() -> str:
     """Sortable and unique: UTC start time plus a random suffix."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]

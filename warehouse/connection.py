@@ -128,7 +128,10 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     if kind not in READ_STATEMENTS:
         raise QueryRefused(f"{kind} statements are refused: queries are read-only (SELECT only)")
     try:
-        return query_frame(con, sql)
+        relation = con.sql(sql)
+        if relation is None:
+            return pl.DataFrame()
+        return _printable(relation).pl()
     except duckdb.Error as exc:
         text = str(exc).splitlines()[0]
         if "external access" in text.lower() or "permission" in text.lower():
@@ -136,6 +139,19 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
                 f"reading files, extensions or URLs is refused in queries ({text})"
             ) from None
         raise QueryRefused(f"query failed: {text}") from None
+
+
+def _printable(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The relation with every column polars cannot hold (INTERVAL, alone or nested) as the
+    text DuckDB prints for it, so any query's result prints in every format."""
+    if not any("INTERVAL" in str(t) for t in relation.types):
+        return relation
+    cols = []
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        cols.append(f"CAST({quoted} AS VARCHAR) AS {quoted}" if "INTERVAL" in str(kind)
+                    else quoted)
+    return relation.project(", ".join(cols))
 
 
 def _migrations(folder: Path | None = None) -> list[tuple[int, str, str]]:

@@ -9,6 +9,7 @@ here exactly as the CLI registers it: ``app.add_typer(quarantine_app, name="quar
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import duckdb
@@ -88,6 +89,12 @@ CASES = [
      "error: --start 'yesterday' is not a date (YYYY-MM-DD)"),
     ("unknown_model", ["run", "--source", "demo", "--model", "capm"],
      "error: unknown model 'capm': market, market_adjusted or mean_adjusted"),
+    ("start_after_end", ["run", "--source", "demo", "--start", "2025-02-01", "--end",
+                         "2025-01-01"], "error: --start 2025-02-01 is after --end 2025-01-01"),
+    ("end_far_future", ["run", "--source", "demo", "--end", "9999-12-31"],
+     "error: --end 9999-12-31 is in the future"),
+    ("start_year_one", ["run", "--source", "demo", "--start", "0001-01-01"],
+     "error: --start 0001-01-01 is before 1970-01-01: no prices that old"),
     ("query_writes", ["query", "DELETE FROM core.fact_price_daily"],
      "error: DELETE statements are refused: queries are read-only (SELECT only)"),
     ("query_two_statements", ["query", "SELECT 1; SELECT 2"],
@@ -143,3 +150,24 @@ def test_quarantine_lists_rows_with_reasons_filtered(warehouse):
     assert code == 0 and output.strip() == ",".join(
         ["run_id", "dataset", "row_key", "reasons", "quarantined_at", "status",
          "resolved_run_id"])
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_every_duckdb_type_prints_in_every_format(warehouse, fmt):
+    """INTERVAL (alone or nested), nested lists, structs, maps, empty and null values."""
+    code, output = invoke(
+        "query", "SELECT INTERVAL 3 MONTH AS i, [INTERVAL 1 DAY] AS li, [[1, 2]] AS l, "
+        "{'a': 1, 'b': [1]} AS s, MAP {'k': 1} AS m, []::INT[] AS e, NULL::INT[] AS n",
+        "--format", fmt, "--warehouse", warehouse)
+    assert code == 0, output
+    assert "Traceback" not in output and "error" not in output.lower()
+    if fmt == "csv":
+        header, row = output.strip().splitlines()
+        assert header == "i,li,l,s,m,e,n"
+        assert row == '3 months,[1 day],"[[1,2]]","{""a"":1,""b"":[1]}","{""k"":1}",[],'
+    elif fmt == "json":
+        (record,) = json.loads(output)
+        assert record["i"] == "3 months" and record["l"] == [[1, 2]]
+        assert record["s"] == {"a": 1, "b": [1]} and record["n"] is None
+    else:
+        assert "3 months" in output and "[[1, 2]]" in output

@@ -169,6 +169,19 @@ def test_a_failed_publish_leaves_the_previous_copy(warehouse, tmp_path, monkeypa
     assert publish(warehouse, serving)["run_id"] == "20250102T000000-run00002"
 
 
+def test_the_next_publish_removes_what_a_killed_publish_left(warehouse, tmp_path):
+    """A run SIGKILLed while publishing leaves its temporary copy and WAL; the next publish
+    removes them and leaves only the serving copy and its Parquet folder."""
+    serving = tmp_path / "serving"
+    publish(warehouse, serving)
+    for name in ("aftershock.duckdb.tmp-20240101T000000-dead0001",
+                 "aftershock.duckdb.tmp-20240101T000000-dead0001.wal"):
+        (serving / name).write_bytes(b"half written")
+    publish(warehouse, serving)
+    assert [p.name for p in serving.iterdir() if ".tmp-" in p.name] == []
+    assert (serving / "aftershock.duckdb").is_file()
+
+
 def test_nothing_to_publish(tmp_path):
     con = connect(tmp_path / "empty.duckdb")
     try:
