@@ -38,6 +38,7 @@ from flows.stages import (
     refresh_derived,
     select_tickers,
     stage_batch,
+    unlisted_files,
 )
 from report.build import ReportError, build_report, reports_dir_for
 from sources.base import SourceError
@@ -153,6 +154,11 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     ref = prepare_reference(end)
     spec = SourceSpec(options.source, options.snapshot_dir, options.seed)
     tickers = select_tickers(options.tickers, ref.securities, ref.source(spec))
+    unlisted = unlisted_files(ref.securities, ref.source(spec))
+    if unlisted:
+        log.warning("extract: %d file(s) in the recording for tickers not in "
+                    "warehouse/seeds/universe.csv, not loaded: %s", len(unlisted),
+                    ", ".join(unlisted))
     ref.reference_source(spec)  # a missing snapshot folder fails here, before the warehouse
     con = connect(options.warehouse)
     summary = RunSummary(run_id=run_id, status="running", warehouse=resolve(options.warehouse))
@@ -172,6 +178,8 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             derived, checks = refresh_derived(con, run_id, ref, options.model, tickers, news)
             log.info("news and marts: %s", _said(derived))
             counts |= derived
+            if unlisted:
+                counts["prices.unlisted_files"] = len(unlisted)
             record_counts(con, run_id, counts)
             checkpoint("before_commit")
         failed = batch.failed_tickers()

@@ -198,6 +198,21 @@ def select_tickers(requested: list[str] | None, securities: pl.DataFrame, source
     return universe
 
 
+def unlisted_files(securities: pl.DataFrame, source) -> list[str]:
+    """What a recording holds for tickers the universe does not list (``ZZZZ``, ``nvda``):
+    never loaded, so the run names them instead of ignoring them. A case-only mismatch names
+    the ticker it was probably meant for."""
+    if not hasattr(source, "available"):
+        return []
+    universe = securities["ticker"].to_list()
+    by_upper = {t.upper(): t for t in universe}
+    unlisted = []
+    for name in sorted(set(source.available()) - set(universe)):
+        meant = by_upper.get(name.upper())
+        unlisted.append(f"{name} (did you mean {meant}?)" if meant else name)
+    return unlisted
+
+
 # --------------------------------------------------------------------------- a batch
 
 

@@ -184,3 +184,18 @@ def test_readable_file_loads_row_by_row(case: Case, kit, extracted):
     else:  # warned
         assert loaded.core_row(ticker, case.day)["quality_flags"] == list(case.detail)
         assert mine.height == 0
+
+
+def test_files_for_tickers_the_universe_does_not_list_are_named(tmp_path):
+    """``ZZZZ.csv`` and ``nvda.csv`` are never loaded, and the run names them (the case-only
+    mismatch with the ticker it probably meant) instead of ignoring them."""
+    from flows.stages import select_tickers, unlisted_files
+    from sources.snapshot import SnapshotSource
+    from warehouse.seeds import read_universe
+
+    for name in ("NVDA", "ZZZZ", "nvda"):
+        (tmp_path / f"{name}.csv").write_text("date,open,high,low,close,volume\n")
+    securities = read_universe()
+    source = SnapshotSource(tmp_path)
+    assert select_tickers(None, securities, source) == ["NVDA"]
+    assert unlisted_files(securities, source) == ["ZZZZ", "nvda (did you mean NVDA?)"]
