@@ -9,8 +9,10 @@ rule                   severity unexpected rows
 ====================== ======== ===========================================================
 ticker_null            reject   ticker is null
 session_date_null      reject   session_date is null
-duplicate_key          reject   every copy of a duplicated (ticker, session_date): we cannot
-                                tell which copy is right, so none is kept
+duplicate_key          reject   every copy of a duplicated (ticker, session_date) whose copies
+                                differ: we cannot tell which copy is right, so none is kept
+duplicate_collapsed    warn     the row came more than once with every value equal: one copy
+                                is kept (raw keeps them all), flagged
 open_not_positive      reject   open <= 0 (null open is allowed)
 high_not_positive      reject   high <= 0 (null high is allowed)
 low_not_positive       reject   low <= 0 (null low is allowed)
@@ -66,6 +68,7 @@ audit.validation_result and the Data Docs.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import great_expectations.expectations as gxe
@@ -74,6 +77,7 @@ from great_expectations.expectations.row_conditions import Column
 
 from contracts import CORE_PRICES
 from expectations.runner import (
+    QUALITY_FLAGS,
     Rule,
     Suite,
     ValidationOutcome,
@@ -273,15 +277,36 @@ def validate_prices(
     frame's first rows; never validated, never returned. A context row with the key of a
     frame row is ignored (the frame's row wins).
     """
-    if context is None:
-        return validate(frame, PRICES_SUITE, key=PRICES_KEY)
-    suite = Suite(
+    frame, copied = _collapse_exact_copies(frame)
+    suite = PRICES_SUITE if context is None else Suite(
         name=PRICES_SUITE.name,
         dataset=PRICES_SUITE.dataset,
         rules=PRICES_SUITE.rules,
         prepare=partial(_comparable_prices, context=context),
     )
-    return validate(frame, suite, key=PRICES_KEY)
+    outcome = validate(frame, suite, key=PRICES_KEY)
+    if copied is None:
+        return outcome
+    was_copied = pl.struct(PRICES_KEY).is_in(
+        copied.select(pl.struct(PRICES_KEY)).to_series().implode())
+    return dataclasses.replace(outcome, good=outcome.good.with_columns(
+        pl.when(was_copied)
+        .then(pl.col(QUALITY_FLAGS).list.concat(pl.lit(["duplicate_collapsed"])))
+        .otherwise(pl.col(QUALITY_FLAGS))
+        .alias(QUALITY_FLAGS)
+    ))
+
+
+def _collapse_exact_copies(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """(the frame with exact copies of a row kept once, the keys that had copies or None).
+    Copies that differ in any value are left for ``duplicate_key`` to reject."""
+    flat = [c for c, t in frame.schema.items() if not t.is_nested()]
+    row = pl.struct(flat)
+    copied = frame.select(row.is_duplicated()).to_series()
+    if frame.height == 0 or not copied.any():
+        return frame, None
+    keys = frame.filter(copied).select(PRICES_KEY).unique()
+    return frame.filter(row.is_first_distinct()), keys
 
 
 # --------------------------------------------------------------------------- gap report
