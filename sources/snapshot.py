@@ -43,9 +43,14 @@ class SnapshotSource:
             if not path.exists():
                 status.append(_status(ticker, "empty", 0, f"no file {path.name} in snapshot"))
                 continue
-            frame = read_snapshot_csv(path).filter(
-                pl.col("session_date").is_between(start, end)
-            )
+            whole = read_snapshot_csv(path)
+            frame = whole.filter(pl.col("session_date").is_between(start, end))
+            # a recording cannot hold a session that has not happened: say so, never drop it
+            # silently (the run's window ends at `end`, so such a row is never loaded)
+            future = whole.filter(pl.col("session_date") > max(end, fetched_at.date()))
+            message = (f"{future.height} row(s) dated in the future, not loaded: date_in_future "
+                       f"({', '.join(str(d) for d in future['session_date'].head(3))}"
+                       f"{', …' if future.height > 3 else ''})" if future.height else "")
             frames.append(
                 frame.with_columns(
                     ticker=pl.lit(ticker),
@@ -54,7 +59,8 @@ class SnapshotSource:
                     fetched_at=pl.lit(fetched_at),
                 )
             )
-            status.append(_status(ticker, "ok" if frame.height else "empty", frame.height, ""))
+            status.append(_status(ticker, "ok" if frame.height else "empty", frame.height,
+                                  message))
         raw = pl.concat([conform(f, RAW_PRICES, "snapshot") for f in frames]) if frames else None
         return ExtractResult(
             frame=raw if raw is not None else pl.DataFrame(schema=RAW_PRICES),

@@ -199,3 +199,22 @@ def test_files_for_tickers_the_universe_does_not_list_are_named(tmp_path):
     source = SnapshotSource(tmp_path)
     assert select_tickers(None, securities, source) == ["NVDA"]
     assert unlisted_files(securities, source) == ["ZZZZ", "nvda (did you mean NVDA?)"]
+
+
+def test_rows_dated_in_the_future_are_reported_not_dropped_silently(tmp_path):
+    """A row dated after the run's end and after today (tomorrow, 2031) is never loaded, and
+    the ticker's extract status names it (audit.extract_status keeps the message)."""
+    (tmp_path / "NVDA.csv").write_text(
+        "date,open,high,low,close,volume\n"
+        "2025-01-30,1,2,0.5,1.5,10\n2025-01-31,1,2,0.5,1.5,10\n"
+        "2025-02-02,1,2,0.5,1.5,10\n2031-01-02,1,2,0.5,1.5,10\n")
+    source = SnapshotSource(tmp_path, clock=lambda: datetime(2025, 2, 1, 22, tzinfo=UTC))
+    result = source.prices(["NVDA"], date(2025, 1, 1), date(2025, 2, 1))
+    assert result.frame["session_date"].to_list() == [date(2025, 1, 30), date(2025, 1, 31)]
+    status = result.status.row(0, named=True)
+    assert (status["status"], status["rows"]) == ("ok", 2)
+    assert status["message"] == ("2 row(s) dated in the future, not loaded: date_in_future "
+                                 "(2025-02-02, 2031-01-02)")
+    # a past --end is a window, not a defect: later rows up to today are not reported
+    past = source.prices(["NVDA"], date(2025, 1, 1), date(2025, 1, 30)).status.row(0, named=True)
+    assert past["message"].startswith("2 row(s) dated in the future")
