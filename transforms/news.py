@@ -129,13 +129,24 @@ def decode_entities(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).str.replace_many(found, decoded) for c in present)
 
 
+#: Strip-and-decode passes before clean_text gives up on a fixed point (one per level of
+#: escaping; real feeds escape twice at most).
+MAX_CLEAN_PASSES = 12
+
+
 def clean_text(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Strip HTML and decode entities in ``columns`` (also double-encoded markup)."""
-    frame = frame.with_columns(_strip_tags(pl.col(c)) for c in columns)
-    frame = decode_entities(frame, columns)
-    # escaped markup (&lt;b&gt;) is markup once decoded; &amp;amp; needs a second pass
-    frame = frame.with_columns(_strip_tags(pl.col(c)) for c in columns)
-    frame = decode_entities(frame, columns)
+    """Strip HTML and decode entities in ``columns``, to a fixed point: escaped markup
+    (``&lt;b&gt;``) is markup once decoded, and each level of ``&amp;amp;`` hides one more, so
+    passes repeat until a pass changes nothing (at most ``MAX_CLEAN_PASSES``; each pass is
+    vectorised over all rows). No tag survives, however deep the escaping."""
+    for _ in range(MAX_CLEAN_PASSES):
+        before = frame.select(columns)
+        frame = decode_entities(
+            frame.with_columns(_strip_tags(pl.col(c)) for c in columns), columns)
+        if frame.select(columns).equals(before):
+            break
+    else:  # deeper than any feed nests: drop what could still open a tag
+        frame = frame.with_columns(pl.col(c).str.replace_all(r"[<>]", "") for c in columns)
     return frame.with_columns(_squash(pl.col(c)) for c in columns).with_columns(
         pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )

@@ -214,3 +214,20 @@ def test_bad_news_item(news_run, name, xml, fate, names):
 def test_news_run_quarantined_exactly_the_bad_items(news_run):
     _, quarantine = news_run
     assert quarantine.height == sum(1 for c in ITEM_CASES if c[2] == "quarantined")
+
+
+@pytest.mark.parametrize(("title", "clean"), [
+    ("&amp;amp;lt;script&amp;amp;gt;alert(1)&amp;amp;lt;/script&amp;amp;gt; Nvidia falls",
+     "Nvidia falls"),
+    ("&amp;amp;amp;amp;amp;lt;b&amp;amp;amp;amp;amp;gt;Deep", "Deep"),
+    ("&amp;lt;img src=x onerror=alert(1)&amp;gt;ASML drops", "ASML drops"),
+    ("AT&amp;amp;T &amp; Nvidia", "AT&T & Nvidia"),
+    ("1 &lt; 2", "1 < 2"),  # text that is not a tag stays text
+])
+def test_titles_are_cleaned_to_a_fixed_point_however_deep_the_escaping(title, clean):
+    from transforms.news import clean_text
+
+    out = clean_text(pl.DataFrame({"title": [title], "summary": [title]}), ["title", "summary"])
+    assert out.row(0) == (clean, clean)
+    again = clean_text(out, ["title", "summary"])  # a fixed point: cleaning again is a no-op
+    assert again.row(0) == (clean, clean)
