@@ -133,9 +133,14 @@ def read_wide_returns(path: Path) -> pl.DataFrame:
         raise InputError(f"returns file {path} not found")
     try:
         raw = pl.read_csv(path, infer_schema=False)
+        header = pl.read_csv(path, has_header=False, n_rows=1, infer_schema=False).row(0)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read {path} as CSV: {first}") from None
+    twice = sorted({str(n) for n in header if header.count(n) > 1})
+    if twice:  # polars would rename the copy (NVDA_duplicated_0) and study it as a security
+        raise InputError(f"{path} has duplicated column(s) {_names(twice)}: each security "
+                         "must appear once")
     if "date" not in raw.columns:
         raise InputError(f"{path} has no 'date' column (columns: {_names(raw.columns)})")
     if raw.height == 0:

@@ -158,6 +158,8 @@ def edit(path: Path, old: str, new: str) -> Path:
 ERRORS = {
     "missing file": (lambda p: p.parent / "nope.csv", SMALL, "nope.csv not found"),
     "no date column": (lambda p: edit(p, "date,", "day,"), SMALL, "no 'date' column"),
+    "duplicated column": (lambda p: edit(p, "date,AAA,BBB", "date,AAA,AAA"), SMALL,
+                          "has duplicated column(s) AAA: each security must appear once"),
     "benchmark not in file": (
         lambda p: p,
         ["--benchmark", "SPX", *SMALL[2:]],
