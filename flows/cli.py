@@ -193,7 +193,21 @@ app.command()(report)
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point: quiet, self-contained Prefect settings unless the user set their own."""
     prefect_defaults()
-    app()
+    import duckdb
+
+    try:
+        app()
+    except (duckdb.IOException, duckdb.TransactionException) as exc:  # a damaged file or a
+        # full disk, met deep inside a command (other DuckDB errors are bugs: traceback)
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(_exit_code(fail(
+            f"the warehouse could not be read or written ({type(exc).__name__}: {cause}); "
+            "the file may be damaged (restore it, or rebuild it with `aftershock backfill`) "
+            "or its disk is full"))) from None
+
+
+def _exit_code(exit_: typer.Exit) -> int:
+    return exit_.exit_code
 
 
 def prefect_defaults() -> None:
