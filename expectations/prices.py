@@ -30,6 +30,10 @@ session_flag_null      reject   is_exchange_session is null
 not_exchange_session   reject   is_exchange_session is False
 value_not_finite       reject   a price or the volume is NaN or +-infinity (GX itself sees
                                 NaN as missing, so a NaN close also lists ``close_null``)
+price_out_of_range     reject   a price above ``MAX_PRICE`` (1e9): no instrument trades there
+implausible_level      reject   adj_close more than ``IMPLAUSIBLE_FACTOR`` (10x) above or below
+                                the median of the ticker's previous ``RECENT_ROWS`` (5) usable
+                                levels: a faulty bar (a 100x print, 1e308), never a move
 stale_price            warn     volume == 0 and the bar is flat (high <= low)
 extreme_move           warn     adj_close moved more than ``EXTREME_MOVE`` (40 %) from the
                                 ticker's previous row (no corporate-action table exists yet,
@@ -118,6 +122,14 @@ ADJ_RATIO_JUMP = 0.05
 #: Columns ``prepare`` adds for GX (they appear in result samples, never in output rows).
 HELPER_COLUMNS = ("non_finite_values", "day_move", "adj_ratio_change")
 _VALUE_FIELDS = (*_PRICE_FIELDS, "volume")
+#: No instrument of any venue trades above this in its own currency (the dearest listings are
+#: about 1e6, e.g. Korean won shares and BRK.A); a bar above it is a data fault.
+MAX_PRICE = 1e9
+#: A bar whose adj_close is this many times above or below the median of the ticker's
+#: previous RECENT_ROWS usable adj_close values is not a move but a faulty level (adj_close
+#: already carries splits and dividends, so no corporate action explains it).
+IMPLAUSIBLE_FACTOR = 10.0
+RECENT_ROWS = 5
 
 
 def _comparable_prices(frame: pl.DataFrame, context: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -131,8 +143,12 @@ def _comparable_prices(frame: pl.DataFrame, context: pl.DataFrame | None = None)
         .cast(pl.Int64)
         for c in finite
     )
+    finite_max = pl.max_horizontal(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c).cast(pl.Float64)) for c in present
+    ) if present else pl.lit(None, pl.Float64)
     return checked.with_columns(
         non_finite_values=non_finite if finite else pl.lit(0, pl.Int64),
+        max_price=finite_max,
         **_previous_session_changes(frame, context),
     )
 
@@ -163,9 +179,18 @@ def _previous_session_changes(
         rows = pl.concat([rows, extra], how="diagonal")
     # a duplicated key has no single "previous row": its copies are never anyone's previous
     unique = pl.len().over("ticker", "session_date") == 1
-    usable = _usable("close") & _usable("adj_close") & unique
-    adj = pl.when(usable).then(pl.col("adj_close"))
-    ratio = pl.when(usable).then(pl.col("adj_close") / pl.col("close"))
+    usable = (_usable("close") & _usable("adj_close") & unique
+              & (pl.col("close") < MAX_PRICE) & (pl.col("adj_close") < MAX_PRICE))
+    # the median of the previous few usable levels: one faulty bar cannot move it, so the
+    # bar after a spike is compared with the real level, not with the spike
+    recent = (pl.when(usable).then(pl.col("adj_close")).shift(1)
+              .rolling_median(window_size=RECENT_ROWS, min_samples=1)
+              .over("ticker", order_by="session_date"))
+    rows = rows.with_columns(level_vs_recent=pl.when(usable).then(pl.col("adj_close") / recent))
+    level = pl.col("level_vs_recent")
+    plausible = level.is_null() | level.is_between(1 / IMPLAUSIBLE_FACTOR, IMPLAUSIBLE_FACTOR)
+    adj = pl.when(usable & plausible).then(pl.col("adj_close"))
+    ratio = pl.when(usable & plausible).then(pl.col("adj_close") / pl.col("close"))
 
     def change(value: pl.Expr) -> pl.Expr:
         previous = value.shift(1).forward_fill().over("ticker", order_by="session_date")
@@ -179,6 +204,7 @@ def _previous_session_changes(
     return {
         "day_move": changed["day_move"],
         "adj_ratio_change": changed["adj_ratio_change"],
+        "level_vs_recent": changed["level_vs_recent"],
     }
 
 
@@ -236,6 +262,16 @@ PRICES_SUITE = Suite(
         Rule(
             "value_not_finite",
             gxe.ExpectColumnValuesToBeBetween(column="non_finite_values", max_value=0),
+        ),
+        Rule(
+            "price_out_of_range",
+            gxe.ExpectColumnValuesToBeBetween(column="max_price", max_value=MAX_PRICE),
+        ),
+        Rule(
+            "implausible_level",
+            gxe.ExpectColumnValuesToBeBetween(
+                column="level_vs_recent", min_value=1 / IMPLAUSIBLE_FACTOR,
+                max_value=IMPLAUSIBLE_FACTOR),
         ),
         Rule(
             "stale_price",

@@ -84,6 +84,15 @@ CASES = [
          ("not_exchange_session",), day=date(2025, 1, 9)),  # national day of mourning
     Case("ticker_not_in_universe", lambda w, b: add(w, b(DAY, 10.0, ticker="NOPE")),
          "quarantined", ("not_exchange_session",), ticker="NOPE"),
+    # a finite, positive, OHLC-ordered bar that no instrument prints: never loaded, and the
+    # next session is compared with the real level, so it loads unflagged
+    Case("bar_at_1e308", lambda w, b: replace(w, b, open=1e308, high=1e308, low=1e308,
+                                              close=1e308, adj_close=1e308), "quarantined",
+         ("price_out_of_range",)),
+    Case("hundredfold_one_day_jump", lambda w, b: [
+        dict(r, open=r["open"] * 100, high=r["high"] * 100, low=r["low"] * 100,
+             close=r["close"] * 100, adj_close=r["adj_close"] * 100)
+        if r["session_date"] == DAY else r for r in w], "quarantined", ("implausible_level",)),
     Case("stale_placeholder_bar", lambda w, b: flat(w, volume=0.0), "warned", ("stale_price",)),
     Case("flat_bar_with_volume", lambda w, b: flat(w), "loaded"),
     Case("move_beyond_40pct", lambda w, b: [
