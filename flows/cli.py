@@ -22,6 +22,7 @@ from flows.cli_options import Format, Warehouse, parse_date
 from sources.base import SourceError
 from warehouse import status as wh_status
 from warehouse.connection import (
+    QUERY_TIMEOUT_S,
     WarehouseError,
     connect_read_only,
     resolve,
@@ -158,6 +159,9 @@ def _print_top_reactions(target: str, top: int) -> None:
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run (read-only)")],
     format: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    timeout: Annotated[float, typer.Option(
+        envvar="AFTERSHOCK_QUERY_TIMEOUT", min=0,
+        help="seconds before the query is stopped (0: no limit)")] = QUERY_TIMEOUT_S,
     warehouse: Warehouse = None,
 ) -> None:
     """Run read-only SQL on the warehouse and print the result."""
@@ -166,7 +170,7 @@ def query(
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     try:
-        frame = run_user_query(con, sql)
+        frame = run_user_query(con, sql, timeout or None)
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     finally:

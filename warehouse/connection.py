@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -116,8 +117,15 @@ class QueryRefused(WarehouseError):
     """A user query tried to do more than read."""
 
 
-def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    """Run one read-only statement (SELECT/EXPLAIN) and return its rows; refuse anything else."""
+#: Seconds a person's query may run before it is interrupted (``aftershock query --timeout``),
+#: so a runaway read cannot hold the warehouse file while the schedule waits for it.
+QUERY_TIMEOUT_S = 60.0
+
+
+def run_user_query(con: duckdb.DuckDBPyConnection, sql: str,
+                   timeout_s: float | None = QUERY_TIMEOUT_S) -> pl.DataFrame:
+    """Run one read-only statement (SELECT/EXPLAIN) and return its rows; refuse anything else.
+    A statement still running after ``timeout_s`` seconds is interrupted (None: no limit)."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -127,11 +135,18 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     kind = statements[0].type.name
     if kind not in READ_STATEMENTS:
         raise QueryRefused(f"{kind} statements are refused: queries are read-only (SELECT only)")
+    timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         relation = con.sql(sql)
         if relation is None:
             return pl.DataFrame()
         return _printable(relation).pl()
+    except duckdb.InterruptException:
+        raise QueryRefused(f"query stopped after {timeout_s:g} s (raise the limit with "
+                           "--timeout, or 0 for none)") from None
     except duckdb.Error as exc:
         text = str(exc).splitlines()[0]
         if "external access" in text.lower() or "permission" in text.lower():
@@ -139,6 +154,9 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
                 f"reading files, extensions or URLs is refused in queries ({text})"
             ) from None
         raise QueryRefused(f"query failed: {text}") from None
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _printable(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

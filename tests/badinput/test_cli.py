@@ -171,3 +171,21 @@ def test_every_duckdb_type_prints_in_every_format(warehouse, fmt):
         assert record["s"] == {"a": 1, "b": [1]} and record["n"] is None
     else:
         assert "3 months" in output and "[[1, 2]]" in output
+
+
+def test_a_runaway_query_is_stopped_at_its_time_limit_and_releases_the_file(warehouse):
+    """A query still running at --timeout is interrupted: one error line, exit 2, and the file
+    is free again (a writer can open it at once)."""
+    import time
+
+    started = time.monotonic()
+    code, output = invoke("query", "SELECT count(*) FROM range(100000000000) a", "--timeout",
+                          "0.5", "--warehouse", warehouse)
+    assert code == 2
+    assert _error(output) == ("error: query stopped after 0.5 s (raise the limit with "
+                              "--timeout, or 0 for none)")
+    assert time.monotonic() - started < 30
+    connect(warehouse).close()  # the read-only connection was closed: writable again
+    code, output = invoke("query", "SELECT 42 AS n", "--timeout", "0.5", "--format", "csv",
+                          "--warehouse", warehouse)
+    assert (code, output) == (0, "n\n42\n")
