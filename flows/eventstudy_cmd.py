@@ -173,10 +173,29 @@ def read_wide_returns(path: Path) -> pl.DataFrame:
             f"{path} line {at}, column {column!r}: {value!r} is not a number "
             "(leave missing values blank)"
         )
-    return raw.select(
+    wide = raw.select(
         dates.alias("date"),
         *(pl.when(~missing[c]).then(values[c]).alias(c) for c in columns),
     )
+    # a return no security can have: it would overflow a variance and drop the security from
+    # the cross-section without a word (a 1e308 cell), or it is a percentage, not a fraction
+    implausible = wide.select(
+        line.alias("line"),
+        *(((pl.col(c) <= -1) | (pl.col(c) > MAX_RETURN)).fill_null(False).alias(c)
+          for c in columns),
+    ).unpivot(index="line", variable_name="column", value_name="bad").filter("bad")
+    if implausible.height:
+        at, column = implausible.sort("line").select("line", "column").row(0)
+        raise InputError(
+            f"{path} line {at}, column {column!r}: return {raw[column][at - 2].strip()} is not "
+            f"a plausible daily return (returns are fractions: 0.01 is 1 %; a return is above "
+            f"-1 and at most {MAX_RETURN:g})"
+        )
+    return wide
+
+
+#: The largest daily return (as a fraction) the command accepts: +1,000 %.
+MAX_RETURN = 10.0
 
 
 def run_study(

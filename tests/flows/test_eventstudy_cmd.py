@@ -155,9 +155,31 @@ def edit(path: Path, old: str, new: str) -> Path:
     return path
 
 
+def _set_cell(path: Path, day: str, value: str) -> Path:
+    """Replace the first security's return on ``day`` with ``value``."""
+    lines = path.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(day + ","):
+            cells = line.rstrip("\n").split(",")
+            cells[1] = value
+            lines[i] = ",".join(cells) + "\n"
+    path.write_text("".join(lines))
+    return path
+
+
 ERRORS = {
     "missing file": (lambda p: p.parent / "nope.csv", SMALL, "nope.csv not found"),
     "no date column": (lambda p: edit(p, "date,", "day,"), SMALL, "no 'date' column"),
+    "return of 1e308": (
+        lambda p: _set_cell(p, "2024-01-10", "1e308"),
+        SMALL,
+        "line 11, column 'AAA': return 1e308 is not a plausible daily return",
+    ),
+    "percent, not fraction": (
+        lambda p: _set_cell(p, "2024-01-10", "-16.97"),
+        SMALL,
+        "line 11, column 'AAA': return -16.97 is not a plausible daily return",
+    ),
     "duplicated column": (lambda p: edit(p, "date,AAA,BBB", "date,AAA,AAA"), SMALL,
                           "has duplicated column(s) AAA: each security must appear once"),
     "benchmark not in file": (
