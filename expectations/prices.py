@@ -57,13 +57,15 @@ exact values.
 
 Rules that need the previous session (``extreme_move``, ``adj_ratio_jump``) are still GX
 expectations: ``prepare`` adds helper columns -- ``day_move`` (adj_close over the ticker's
-previous usable adj_close, minus 1), ``adj_ratio_change`` (the same for adj_close / close) and
-``non_finite_values`` (how many of the price and volume fields are NaN or infinite) -- and
-the rules are ``ExpectColumnValuesToBeBetween`` on them. "Previous" is the ticker's previous
-row by session date whose close and adj_close are finite and positive and whose key is not
-duplicated, in the frame or in the optional ``context`` rows (e.g. the last loaded sessions
-from core, so that the first row of an incremental extract is compared too); context rows are
-never validated themselves.
+previous usable adj_close, minus 1), ``adj_ratio_change`` (the same for adj_close / close),
+``level_vs_recent`` (adj_close over the median of the previous ``RECENT_ROWS`` usable
+adj_close values), ``max_price`` (the largest finite price field) and ``non_finite_values``
+(how many of the price and volume fields are NaN or infinite) -- and the rules are
+``ExpectColumnValuesToBeBetween`` on them. "Previous" is the ticker's previous row by session
+date whose close and adj_close are finite, positive and below ``MAX_PRICE``, whose level is
+plausible (``implausible_level``) and whose key is not duplicated, in the frame or in the
+optional ``context`` rows (e.g. the last loaded sessions from core, so that the first row of
+an incremental extract is compared too); context rows are never validated themselves.
 
 :func:`gap_report` is the per-ticker missing-session report (audit.gap_report) against each
 venue's exchange calendar, and :data:`GAPS_SUITE` its one warn rule, so gaps also appear in
@@ -120,7 +122,8 @@ EXTREME_MOVE = 0.40
 #: A change of adj_close / close beyond this fraction from the previous session is flagged.
 ADJ_RATIO_JUMP = 0.05
 #: Columns ``prepare`` adds for GX (they appear in result samples, never in output rows).
-HELPER_COLUMNS = ("non_finite_values", "day_move", "adj_ratio_change")
+HELPER_COLUMNS = ("non_finite_values", "day_move", "adj_ratio_change", "max_price",
+                  "level_vs_recent")
 _VALUE_FIELDS = (*_PRICE_FIELDS, "volume")
 #: No instrument of any venue trades above this in its own currency (the dearest listings are
 #: about 1e6, e.g. Korean won shares and BRK.A); a bar above it is a data fault.
@@ -161,7 +164,8 @@ def _usable(column: str) -> pl.Expr:
 def _previous_session_changes(
     frame: pl.DataFrame, context: pl.DataFrame | None
 ) -> dict[str, pl.Series]:
-    """``day_move`` and ``adj_ratio_change`` of every frame row, in frame order.
+    """``day_move``, ``adj_ratio_change`` and ``level_vs_recent`` of every frame row, in frame
+    order.
 
     Each is the row's value over the same value of the ticker's previous usable row (by
     session date, from the frame or ``context``) minus 1; null for a ticker's first row or

@@ -111,12 +111,12 @@ def run(
 
     try:
         check_model(model)  # refused before Prefect starts a flow (or a temporary server)
-        check_window(parse_date(start, "--start"), parse_date(end, "--end"),
-                     datetime.now(UTC).date())
+        first, last = parse_date(start, "--start"), parse_date(end, "--end")
+        check_window(first, last, datetime.now(UTC).date())
         options = RunOptions(
             source=source, warehouse=warehouse,
             snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
-            start=parse_date(start, "--start"), end=parse_date(end, "--end"),
+            start=first, end=last,
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
             publish=publish, notify=notify,
@@ -204,14 +204,10 @@ def main() -> None:  # pragma: no cover - console entry point
     except (duckdb.IOException, duckdb.TransactionException) as exc:  # a damaged file or a
         # full disk, met deep inside a command (other DuckDB errors are bugs: traceback)
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SystemExit(_exit_code(fail(
+        raise SystemExit(fail(
             f"the warehouse could not be read or written ({type(exc).__name__}: {cause}); "
             "the file may be damaged (restore it, or rebuild it with `aftershock backfill`) "
-            "or its disk is full"))) from None
-
-
-def _exit_code(exit_: typer.Exit) -> int:
-    return exit_.exit_code
+            "or its disk is full").exit_code) from None
 
 
 def prefect_defaults() -> None:
@@ -222,7 +218,9 @@ def prefect_defaults() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # a flow started outside `flow_api` (tests, notebooks) gets Prefect's own temporary
     # server: give it the same measured startup budget
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.prefect_api import STARTUP_TIMEOUT_S, TIMEOUT_ENV
+
+    os.environ.setdefault(TIMEOUT_ENV, f"{STARTUP_TIMEOUT_S:g}")
 
 
 __all__ = ["app", "resolve"]

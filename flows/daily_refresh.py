@@ -153,8 +153,9 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
     check_window(options.start, options.end, datetime.now(UTC).date())
     ref = prepare_reference(end)
     spec = SourceSpec(options.source, options.snapshot_dir, options.seed)
-    tickers = select_tickers(options.tickers, ref.securities, ref.source(spec))
-    unlisted = unlisted_files(ref.securities, ref.source(spec))
+    source = ref.source(spec)
+    tickers = select_tickers(options.tickers, ref.securities, source)
+    unlisted = unlisted_files(ref.securities, source)
     if unlisted:
         log.warning("extract: %d file(s) in the recording for tickers not in "
                     "warehouse/seeds/universe.csv, not loaded: %s", len(unlisted),

@@ -24,6 +24,8 @@ from transforms.event_study import DF_LOST, MODELS
 
 #: Cells read as missing besides blanks (R writes NA; NaN is numpy's missing value).
 MISSING_MARKERS = ("", "NA", "NaN", "nan")
+#: The largest daily return (as a fraction) the command accepts: +1,000 %.
+MAX_RETURN = 10.0
 
 STATISTICS = (
     "bw1980",
@@ -192,10 +194,6 @@ def read_wide_returns(path: Path) -> pl.DataFrame:
             f"-1 and at most {MAX_RETURN:g})"
         )
     return wide
-
-
-#: The largest daily return (as a fraction) the command accepts: +1,000 %.
-MAX_RETURN = 10.0
 
 
 def run_study(

@@ -123,21 +123,26 @@ def _option(params: dict, name: str) -> Any:
     return getattr(options, name, None)
 
 
+def failed_summary(run_id: str, flow: str, warehouse: str | None, error: str,
+                   flow_run_url: str | None = None) -> Any:
+    """The summary ``notify`` sends for a run that failed before it could count anything."""
+    from types import SimpleNamespace
+
+    from warehouse.connection import resolve
+
+    return SimpleNamespace(run_id=run_id, status="failed", flow=flow,
+                           warehouse=resolve(warehouse), counts={}, failed_tickers=[],
+                           error=error, flow_run_url=flow_run_url)
+
+
 def on_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect ``on_failure`` / ``on_crashed`` hook: notify about a run that failed anywhere,
     even before it opened the warehouse (a lock held by another run, a missing snapshot
     folder) or when its process was killed. ``@flow(on_failure=[on_flow_failure],
     on_crashed=[on_flow_failure])``; the URL is the run's ``notify`` option or the env var."""
-    from types import SimpleNamespace
-
-    from warehouse.connection import resolve
-
     params = dict(getattr(flow_run, "parameters", None) or {})
     message = (getattr(state, "message", None) or getattr(state, "name", "") or "").strip()
-    summary = SimpleNamespace(
-        run_id=flow_run.name, status="failed", flow=flow.name,
-        warehouse=resolve(_option(params, "warehouse")), counts={}, failed_tickers=[],
-        error=message.splitlines()[0] if message else "the flow run failed",
-        flow_run_url=_flow_run_url(flow_run.id),
-    )
+    summary = failed_summary(flow_run.name, flow.name, _option(params, "warehouse"),
+                             message.splitlines()[0] if message else "the flow run failed",
+                             _flow_run_url(flow_run.id))
     notify(_option(params, "notify"), summary)

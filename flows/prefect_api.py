@@ -1,5 +1,5 @@
-"""The Prefect API a one-off command (`run`, `backfill`, `quarantine replay`) runs its flow
-against, when no server is configured (PREFECT_API_URL).
+"""The Prefect API a one-off command (`run`, `backfill`) runs its flow against, when no server
+is configured (PREFECT_API_URL).
 
 It is Prefect's own temporary server (the same uvicorn app, its SQLite database in
 PREFECT_HOME), but started here rather than by Prefect, for three reasons measured on this
@@ -53,7 +53,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
+def api_healthy(api_url: str, timeout: float = 3.0) -> bool:
     """Whether a Prefect API answers its health check at ``api_url``."""
     import httpx
 

@@ -89,10 +89,8 @@ def record_unstarted_run(warehouse: str | None, flow: str, source: str, params: 
     """A run that could not start its flow (Prefect's API did not come up) still leaves a
     failed ``audit.etl_run`` row and sends the failure notification. Returns its run id, or
     None when the warehouse itself could not be written (the caller reports that too)."""
-    from types import SimpleNamespace
-
-    from flows.notify import notify
-    from warehouse.connection import WarehouseError, connect, resolve
+    from flows.notify import failed_summary, notify
+    from warehouse.connection import WarehouseError, connect
 
     run_id = new_run_id()
     try:
@@ -105,9 +103,7 @@ def record_unstarted_run(warehouse: str | None, flow: str, source: str, params: 
             load.finish_run(con, run_id, "failed", error)
         finally:
             con.close()
-    notify(notify_url, SimpleNamespace(run_id=run_id, status="failed", flow=flow,
-                                       warehouse=resolve(warehouse), counts={},
-                                       failed_tickers=[], error=error))
+    notify(notify_url, failed_summary(run_id, flow, warehouse, error))
     return run_id if con is not None else None
 
 
