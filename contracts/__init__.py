@@ -10,7 +10,10 @@ import polars as pl
 
 #: Raw daily prices as a source delivers them (one row per ticker and local session date).
 #: Prices are in the listing currency; ``adj_close`` is split+dividend adjusted where the
-#: source knows it (else equal to ``close``); ``fetched_at`` is UTC.
+#: source knows it (else equal to ``close``); ``fetched_at`` is UTC. ``unparsed`` keeps the
+#: source's own text of the cells that did not parse (a JSON object, column -> text, e.g.
+#: ``{"close":"N/A"}``; the parsed value is then null) and is null on a row that parsed: the
+#: row is quarantined as ``value_unparseable`` with the text, never refused with its file.
 RAW_PRICES: dict[str, pl.DataType] = {
     "ticker": pl.String(),
     "session_date": pl.Date(),
@@ -22,11 +25,13 @@ RAW_PRICES: dict[str, pl.DataType] = {
     "volume": pl.Float64(),
     "source": pl.String(),
     "fetched_at": pl.Datetime("us", "UTC"),
+    "unparsed": pl.String(),
 }
 
-#: Conformed prices (core.fact_price_daily): RAW_PRICES plus the listing currency.
+#: Conformed prices (core.fact_price_daily): RAW_PRICES plus the listing currency (a row
+#: with ``unparsed`` text never reaches core, so core has no such column).
 CORE_PRICES: dict[str, pl.DataType] = {
-    **{k: v for k, v in RAW_PRICES.items() if k != "fetched_at"},
+    **{k: v for k, v in RAW_PRICES.items() if k not in ("fetched_at", "unparsed")},
     "currency": pl.String(),
 }
 

@@ -1,7 +1,8 @@
 """The expectation suite for core prices (``core.fact_price_daily``).
 
-Input frames follow :data:`contracts.CORE_PRICES` plus ``is_exchange_session: Boolean``
-(added by the transform layer from the exchange calendar). Rule names are what a rejected
+Input frames follow :data:`contracts.CORE_PRICES` plus ``unparsed: String`` (the source's
+text of cells that did not parse, ``contracts.RAW_PRICES``) and ``is_exchange_session:
+Boolean`` (added by the transform layer from the exchange calendar). Rule names are what a rejected
 row lists in ``reasons`` (or a good row in ``quality_flags``):
 
 ====================== ======== ===========================================================
@@ -9,6 +10,9 @@ rule                   severity unexpected rows
 ====================== ======== ===========================================================
 ticker_null            reject   ticker is null
 session_date_null      reject   session_date is null
+value_unparseable      reject   a cell had text that is not a value (``N/A``, ``abc``,
+                                ``2025-13-01``, ``1,000``): the value is null and the row's
+                                ``unparsed`` keeps the text, so the quarantined row shows it
 duplicate_key          reject   every copy of a duplicated (ticker, session_date) whose copies
                                 differ: we cannot tell which copy is right, so none is kept
 duplicate_collapsed    warn     the row came more than once with every value equal: one copy
@@ -110,7 +114,8 @@ __all__ = [
 #: The identity of a price row.
 PRICES_KEY: list[str] = ["ticker", "session_date"]
 #: Columns the suite expects: the core-prices contract plus the calendar flag.
-PRICES_COLUMNS: dict[str, pl.DataType] = {**CORE_PRICES, "is_exchange_session": pl.Boolean()}
+PRICES_COLUMNS: dict[str, pl.DataType] = {**CORE_PRICES, "unparsed": pl.String(),
+                                          "is_exchange_session": pl.Boolean()}
 
 _EITHER_MISSING = "either_value_is_missing"
 _PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
@@ -181,8 +186,9 @@ def _previous_session_changes(
             nulls_equal=False,
         )
         rows = pl.concat([rows, extra], how="diagonal")
-    # a duplicated key has no single "previous row": its copies are never anyone's previous
-    unique = pl.len().over("ticker", "session_date") == 1
+    # a duplicated key has no single "previous row": its copies are never anyone's previous;
+    # nor is a row whose date did not parse (it has no place in the sequence)
+    unique = (pl.len().over("ticker", "session_date") == 1) & pl.col("session_date").is_not_null()
     usable = (_usable("close") & _usable("adj_close") & unique
               & (pl.col("close") < MAX_PRICE) & (pl.col("adj_close") < MAX_PRICE))
     # the median of the previous few usable levels: one faulty bar cannot move it, so the
@@ -245,6 +251,7 @@ PRICES_SUITE = Suite(
     rules=[
         not_null_rule("ticker", "ticker_null"),
         not_null_rule("session_date", "session_date_null"),
+        Rule("value_unparseable", gxe.ExpectColumnValuesToBeNull(column="unparsed")),
         unique_key_rule(PRICES_KEY, "duplicate_key"),
         *(_positive(c) for c in _PRICE_FIELDS),
         not_null_rule("close", "close_null"),

@@ -100,9 +100,11 @@ def _decode(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def _price_schema() -> dict[str, pl.DataType]:
-    from contracts import CORE_PRICES
+    """The suite's input without the calendar flag (re-derived): a row stored before prices
+    kept ``unparsed`` decodes it as null."""
+    from expectations.prices import PRICES_COLUMNS
 
-    return dict(CORE_PRICES)
+    return {c: t for c, t in PRICES_COLUMNS.items() if c != "is_exchange_session"}
 
 
 def _shares_schema() -> dict[str, pl.DataType]:
@@ -326,8 +328,6 @@ def _conform_prices(
 ) -> pl.DataFrame:
     """Re-derive ``currency`` and ``is_exchange_session`` from the current seeds and
     calendars, as ``transforms.prices.to_core`` does, keeping row order and ``_POS``."""
-    from contracts import CORE_PRICES
-
     venue = securities.select("ticker", "currency", "exchange_mic")
     marked = (
         frame.drop("currency")
@@ -341,7 +341,7 @@ def _conform_prices(
         .with_columns(is_exchange_session=pl.col("_session").fill_null(False))
     )
     return marked.select(
-        *(pl.col(c).cast(t) for c, t in CORE_PRICES.items()), "is_exchange_session", _POS
+        *(pl.col(c).cast(t) for c, t in _price_schema().items()), "is_exchange_session", _POS
     )
 
 

@@ -126,7 +126,8 @@ class DemoSource:
             frame = self._series(sec, mkt, ai).filter(
                 pl.col("session_date").is_between(start, end)
             )
-            frames.append(frame.with_columns(fetched_at=pl.lit(fetched_at)))
+            frames.append(frame.with_columns(fetched_at=pl.lit(fetched_at),
+                                             unparsed=pl.lit(None, pl.String)))
             status.append(
                 {"ticker": sec["ticker"], "source": self.name,
                  "status": "ok" if frame.height else "empty", "rows": frame.height,

@@ -44,13 +44,20 @@ class SnapshotSource:
                 status.append(_status(ticker, "empty", 0, f"no file {path.name} in snapshot"))
                 continue
             whole = read_snapshot_csv(path)
-            frame = whole.filter(pl.col("session_date").is_between(start, end))
+            # a row whose date did not parse has no date to window by: it goes to the suite
+            frame = whole.filter(pl.col("session_date").is_between(start, end)
+                                 | pl.col("session_date").is_null())
             # a recording cannot hold a session that has not happened: say so, never drop it
             # silently (the run's window ends at `end`, so such a row is never loaded)
             future = whole.filter(pl.col("session_date") > max(end, fetched_at.date()))
-            message = (f"{future.height} row(s) dated in the future, not loaded: date_in_future "
-                       f"({', '.join(str(d) for d in future['session_date'].head(3))}"
-                       f"{', …' if future.height > 3 else ''})" if future.height else "")
+            unparsed = frame.filter(pl.col("unparsed").is_not_null()).height
+            message = "; ".join(filter(None, (
+                f"{future.height} row(s) dated in the future, not loaded: date_in_future "
+                f"({', '.join(str(d) for d in future['session_date'].head(3))}"
+                f"{', …' if future.height > 3 else ''})" if future.height else "",
+                f"{unparsed} row(s) with a value that does not parse: value_unparseable "
+                f"(quarantined with the text)" if unparsed else "",
+            )))
             frames.append(
                 frame.with_columns(
                     ticker=pl.lit(ticker),
@@ -74,9 +81,13 @@ def _status(ticker: str, status: str, rows: int, message: str) -> dict:
 
 
 def read_snapshot_csv(path: Path) -> pl.DataFrame:
-    """One recorded file as (session_date, open, high, low, close, volume).
+    """One recorded file as (session_date, open, high, low, close, volume, unparsed).
 
-    Malformed input raises SourceError naming the file and, for a bad value, its line and column.
+    A cell that has text but does not parse (``N/A``, ``abc``, ``2025-13-01``, ``1,000``) is a
+    row-level fault: its value is null and ``unparsed`` keeps the text (see
+    ``contracts.RAW_PRICES``), so the suite quarantines the row and the file's other rows load.
+    What makes the whole file unreadable -- undecodable bytes, missing columns, a row with more
+    fields than the header, no data rows -- raises SourceError naming the file.
     """
     try:
         text = pl.read_csv(path, infer_schema=False)
@@ -87,23 +98,20 @@ def read_snapshot_csv(path: Path) -> pl.DataFrame:
     missing = [c for c in COLUMNS if c not in text.columns]
     if missing:
         raise SourceError(f"{path}: missing column(s) {', '.join(missing)}")
-    parsed = text.select(
+    cells = text.select(pl.col(c).str.strip_chars() for c in COLUMNS)
+    parsed = cells.select(
         pl.col("date").str.to_date("%Y-%m-%d", strict=False).alias("session_date"),
-        *(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in NUMERIC),
+        *(pl.col(c).cast(pl.Float64, strict=False) for c in NUMERIC),
     )
-    # a cell that had text but did not parse is malformed; report the first such cell
     names = ("session_date", *NUMERIC)
-    flags = pl.DataFrame(
-        {
-            c: parsed[c].is_null() & text[src].is_not_null() & (text[src].str.strip_chars() != "")
-            for c, src in zip(names, COLUMNS, strict=True)
-        }
-    ).with_row_index("i")
-    for column, src in zip(names, COLUMNS, strict=True):
-        hit = flags.filter(pl.col(column))
-        if hit.height:
-            i = hit["i"][0]
-            raise SourceError(
-                f"{path}: line {i + 2}: column {src!r} has unparseable value {text[src][i]!r}"
-            )
-    return parsed
+    # {"<column>":"<text>"} for each cell that had text but did not parse (json_encode escapes)
+    pieces = [
+        pl.when(parsed[name].is_null() & (cells[src].fill_null("") != ""))
+        .then(pl.struct(text[src].alias(src)).struct.json_encode()
+              .str.strip_prefix("{").str.strip_suffix("}"))
+        for name, src in zip(names, COLUMNS, strict=True)
+    ]
+    fields = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+    return parsed.with_columns(
+        unparsed=pl.when(fields != "").then(pl.format("{{{}}}", fields)).otherwise(None)
+    )

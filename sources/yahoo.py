@@ -304,6 +304,7 @@ def _reshape(
             "volume": column("Volume")[keep],
             "source": [SOURCE] * n,
             "fetched_at": pl.Series([fetched_at] * n, dtype=pl.Datetime("us", "UTC")),
+            "unparsed": pl.Series([None] * n, dtype=pl.String),  # yfinance sends numbers
         },
         schema_overrides={"session_date": pl.Date()},
     ).with_columns(pl.selectors.float().fill_nan(None))  # missing value = null, not NaN

@@ -10,7 +10,8 @@ from contracts import CORE_PRICES, RAW_PRICES, RETURNS, conform
 def to_core(raw: pl.DataFrame, securities: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Conform raw rows to CORE_PRICES and mark whether each date is a session of its venue.
 
-    Adds ``currency`` from the security master and ``is_exchange_session`` (the validity rule
+    Keeps ``unparsed`` (the source's text of cells that did not parse) for the suite to judge,
+    adds ``currency`` from the security master and ``is_exchange_session`` (the validity rule
     itself lives in expectations/; this only supplies the fact it tests). Rows of tickers that are
     not in the security master keep a null currency and ``is_exchange_session`` false.
     """
@@ -25,7 +26,7 @@ def to_core(raw: pl.DataFrame, securities: pl.DataFrame, sessions: pl.DataFrame)
         )
         .with_columns(is_exchange_session=pl.col("_session").fill_null(False))
     )
-    return marked.select(*CORE_PRICES, "is_exchange_session")
+    return marked.select(*CORE_PRICES, "unparsed", "is_exchange_session")
 
 
 def daily_returns(

@@ -32,18 +32,23 @@ def _stage(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> No
     con.register(name, frame.to_arrow())
 
 
+#: A fetched row's identity in raw.price_daily: its values, and the unparsed text when there
+#: is some (a row that parsed hashes as before migration 0007, so it is never landed twice).
+RAW_HASH = ("CASE WHEN unparsed IS NULL "
+            "THEN hash(ticker, session_date, open, high, low, close, adj_close, volume, source) "
+            "ELSE hash(ticker, session_date, open, high, low, close, adj_close, volume, source, "
+            "unparsed) END")
+
+
 def land_raw_prices(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, run_id: str) -> int:
     """Append fetched rows to raw.price_daily; a version already landed is not landed again."""
     _stage(con, "staged_raw", raw)
     return con.execute(
-        """
+        f"""
         INSERT INTO raw.price_daily BY NAME
-        SELECT s.*, ? AS run_id,
-               hash(ticker, session_date, open, high, low, close, adj_close, volume, source)
-                   AS row_hash
+        SELECT s.*, ? AS run_id, {RAW_HASH} AS row_hash
         FROM staged_raw s
-        WHERE hash(ticker, session_date, open, high, low, close, adj_close, volume, source)
-              NOT IN (SELECT row_hash FROM raw.price_daily)
+        WHERE {RAW_HASH} NOT IN (SELECT row_hash FROM raw.price_daily)
         """,
         [run_id],
     ).fetchall()[0][0]

@@ -75,15 +75,15 @@ class Loaded:
     """What the warehouse holds after ``load_prices``."""
 
     core: pl.DataFrame  # core.fact_price_daily
-    quarantine: pl.DataFrame  # audit.quarantine (row_key, reasons)
+    quarantine: pl.DataFrame  # audit.quarantine (row_key, reasons, row_json)
     results: pl.DataFrame  # audit.validation_result of the run
 
     def core_row(self, ticker: str, day: date) -> dict | None:
         hit = self.core.filter((pl.col("ticker") == ticker) & (pl.col("session_date") == day))
         return hit.row(0, named=True) if hit.height else None
 
-    def reasons(self, ticker: str, day: date) -> list[list[str]]:
-        key = f"{ticker}|{day.isoformat()}"
+    def reasons(self, ticker: str, day: date | None) -> list[list[str]]:
+        key = f"{ticker}|{day.isoformat() if day else '∅'}"
         return [list(r) for r in self.quarantine.filter(pl.col("row_key") == key)["reasons"]]
 
 
@@ -113,8 +113,9 @@ def load_prices(tmp_path_factory):
             return Loaded(
                 core=query_frame(con, "SELECT * FROM core.fact_price_daily "
                                       "ORDER BY ticker, session_date"),
-                quarantine=query_frame(con, "SELECT row_key, reasons FROM audit.quarantine "
-                                            "WHERE run_id = ? ORDER BY row_key", [run_id]),
+                quarantine=query_frame(con, "SELECT row_key, reasons, row_json "
+                                            "FROM audit.quarantine WHERE run_id = ? "
+                                            "ORDER BY row_key", [run_id]),
                 results=query_frame(con, "SELECT * FROM audit.validation_result "
                                          "WHERE run_id = ?", [run_id]),
             )

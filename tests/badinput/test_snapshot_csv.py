@@ -1,13 +1,16 @@
 """Bad snapshot CSV files (the ``../shared/market-snapshot`` format) read by the real
 ``SnapshotSource``, then conformed, validated and loaded as a run does (see conftest).
 
-A file the source cannot read refuses the whole extract with one ``SourceError`` naming the
-file (and the line and column of a bad value), even though a clean file sits next to it:
-nothing is loaded, so nothing good is half-loaded either (``tests/e2e/test_bad_input.py``
-proves the warehouse is then left as it was). Files it can read are loaded row by row; these
-cases share one folder (one file per case, each under its own ticker, plus the clean IBM.csv)
-and one run, and each asserts its spoiled rows' exact fate and that every other row of its
-file -- and all of IBM.csv -- was loaded unchanged.
+A file the source cannot read -- undecodable bytes, missing columns, a row with more fields
+than the header, no data rows -- refuses the whole extract with one ``SourceError`` naming the
+file, even though a clean file sits next to it: nothing is loaded, so nothing good is
+half-loaded either (``tests/e2e/test_bad_input.py`` proves the warehouse is then left as it
+was). A cell that has text but no value (``N/A``, ``abc``, ``2025-13-01``) is a fault of its
+row only: the row is quarantined as ``value_unparseable`` with the text kept, and the rest of
+the file loads. Files it can read are loaded row by row; these cases share one folder (one
+file per case, each under its own ticker, plus the clean IBM.csv) and one run, and each
+asserts its spoiled rows' exact fate and that every other row of its file -- and all of
+IBM.csv -- was loaded unchanged.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import polars as pl
 import pytest
 
 from sources.base import SourceError
 from sources.snapshot import SnapshotSource
 
 HEADER = "date,open,high,low,close,volume"
+SPOILED_DAY = date(2025, 1, 23)  # the third line of every case file
 START, END = date(2025, 1, 21), date(2025, 1, 31)
 
 
@@ -39,8 +44,10 @@ class Case:
     #: "refused" (message), "loaded", or "quarantined" / "warned" (names) for ``day``
     fate: str
     detail: tuple[str, ...] | str = ()
-    day: date = date(2025, 1, 23)
+    day: date | None = date(2025, 1, 23)  # None: the spoiled row's date did not parse
     copies: int = 1
+    #: what the quarantined row keeps of the source's text (its ``unparsed`` JSON)
+    unparsed: str | None = None
 
 
 def text(*rows: str, header: str = HEADER, newline: str = "\n") -> bytes:
@@ -71,16 +78,32 @@ CASES = [
     Case("spaces_around_numbers", lambda r: text(*(x[:11] + x[11:].replace(",", " , ")
                                                    for x in r)), "loaded"),
     Case("space_after_date", lambda r: text(*spoil(r, 0, r[0].replace(",", " ,", 1))),
-         "refused", "NVDA.csv: line 2: column 'date' has unparseable value '2025-01-21 '"),
+         "loaded"),
     Case("unsorted_rows", lambda r: text(*reversed(r)), "loaded"),
-    Case("month_13", lambda r: text(*spoil(r, 2, "2025-13-01,1,2,0.5,1.5,10")), "refused",
-         "NVDA.csv: line 4: column 'date' has unparseable value '2025-13-01'"),
-    Case("us_date_format", lambda r: text(*spoil(r, 0, "01/21/2025,1,2,0.5,1.5,10")), "refused",
-         "NVDA.csv: line 2: column 'date' has unparseable value '01/21/2025'"),
-    Case("text_in_close", lambda r: text(*spoil(r, 1, "2025-01-22,1,2,0.5,abc,10")), "refused",
-         "NVDA.csv: line 3: column 'close' has unparseable value 'abc'"),
-    Case("thousands_separator", lambda r: text(*spoil(r, 0, '2025-01-21,1,2,0.5,1.5,"1,000"')),
-         "refused", "NVDA.csv: line 2: column 'volume' has unparseable value '1,000'"),
+    Case("month_13", lambda r: text(*spoil(r, 2, "2025-13-01,1,2,0.5,1.5,10")), "quarantined",
+         ("session_date_null", "value_unparseable", "not_exchange_session"), day=None,
+         unparsed='{"date":"2025-13-01"}'),
+    Case("us_date_format", lambda r: text(*spoil(r, 2, "01/23/2025,1,2,0.5,1.5,10")),
+         "quarantined", ("session_date_null", "value_unparseable", "not_exchange_session"),
+         day=None, unparsed='{"date":"01/23/2025"}'),
+    Case("text_in_close", lambda r: text(*spoil(r, 2, "2025-01-23,141,142,140,abc,10")),
+         "quarantined", ("value_unparseable", "close_null", "adj_close_null"),
+         unparsed='{"close":"abc"}'),
+    Case("na_close", lambda r: text(*spoil(r, 2, "2025-01-23,141,142,140,N/A,10")),
+         "quarantined", ("value_unparseable", "close_null", "adj_close_null"),
+         unparsed='{"close":"N/A"}'),
+    Case("null_word_in_open", lambda r: text(*spoil(r, 2, "2025-01-23,null,142,140,141.2,10")),
+         "quarantined", ("value_unparseable",), unparsed='{"open":"null"}'),
+    Case("thousands_separator", lambda r: text(*spoil(r, 2, '2025-01-23,141,142,140,141.2,'
+                                                            '"1,000"')),
+         "quarantined", ("value_unparseable", "volume_null"), unparsed='{"volume":"1,000"}'),
+    Case("quote_in_cell", lambda r: text(*spoil(r, 2, '2025-01-23,141,142,140,"1""4",10')),
+         "quarantined", ("value_unparseable", "close_null", "adj_close_null"),
+         unparsed='{"close":"1\\"4"}'),
+    Case("row_with_extra_fields", lambda r: text(*spoil(r, 2, r[2] + ",7")), "refused",
+         "NVDA.csv: unreadable CSV (found more fields than defined in 'Schema')"),
+    Case("undecodable_bytes", lambda r: text(*r) + b"2025-02-03,1,2,0.5,1.5,1\xff0\n",
+         "refused", "NVDA.csv: unreadable CSV (invalid utf-8 sequence)"),
     Case("nan_close", lambda r: text(*spoil(r, 2, "2025-01-23,141,142,140,NaN,10")),
          "quarantined", ("close_null", "adj_close_null", "value_not_finite")),
     Case("inf_high", lambda r: text(*spoil(r, 2, "2025-01-23,141,inf,140,141.5,10")),
@@ -176,11 +199,16 @@ def test_readable_file_loads_row_by_row(case: Case, kit, extracted):
         kit.assert_good_rows_loaded(loaded, week)
         assert mine.height == 0
         return
-    kit.assert_good_rows_loaded(loaded, [r for r in week if r["session_date"] != case.day])
+    spoiled = case.day or SPOILED_DAY  # a row whose date did not parse replaced this day's
+    kit.assert_good_rows_loaded(loaded, [r for r in week if r["session_date"] != spoiled])
     if case.fate == "quarantined":
         assert loaded.reasons(ticker, case.day) == [list(case.detail)] * case.copies
-        assert loaded.core_row(ticker, case.day) is None
+        assert loaded.core_row(ticker, spoiled) is None
         assert mine.height == case.copies
+        kept = mine["row_json"].str.json_decode(pl.Struct({"unparsed": pl.String}))
+        assert kept.struct.field("unparsed").to_list() == [case.unparsed] * case.copies
+        if case.unparsed:
+            assert "value_unparseable" in status["message"]
     else:  # warned
         assert loaded.core_row(ticker, case.day)["quality_flags"] == list(case.detail)
         assert mine.height == 0

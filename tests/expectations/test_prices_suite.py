@@ -153,6 +153,7 @@ def _snapshot_prices(path: Path, ticker: str) -> pl.DataFrame:
         },
     )
     return raw.select(
+        pl.lit(None, pl.String).alias("unparsed"),
         pl.lit(ticker).alias("ticker"),
         pl.col("date").alias("session_date"),
         "open",

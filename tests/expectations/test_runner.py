@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import great_expectations.expectations as gxe
 import numpy as np
@@ -202,6 +201,7 @@ def test_100k_rows_in_one_gx_validation(monkeypatch):
             "volume": rng.integers(-1, 10_000, n).astype(float),  # ~1/10_000 negative
             "source": "synthetic",
             "currency": "USD",
+            "unparsed": None,
             "is_exchange_session": True,
         },
         schema=PRICES_COLUMNS,
@@ -211,10 +211,7 @@ def test_100k_rows_in_one_gx_validation(monkeypatch):
     monkeypatch.setattr(
         Batch, "validate", lambda self, *a, **k: calls.append(1) or real_validate(self, *a, **k)
     )
-    start = time.perf_counter()
-    out = validate_prices(frame)
-    elapsed = time.perf_counter() - start
+    out = validate_prices(frame)  # its speed is measured in bench/, not asserted here
     assert len(calls) == 1
     assert out.good.height + out.rejected.height == n
     assert out.rejected.height == int((frame["volume"] < 0).sum())
-    assert elapsed < 10, f"100k rows took {elapsed:.1f}s"

@@ -47,10 +47,7 @@ def test_missing_folder_is_named(tmp_path):
         ("", "empty file|unreadable CSV"),
         ("date,open,high,low,close,volume\n", "empty file"),
         ("date,open,high,low,volume\n2025-01-02,1,1,1,1\n", "missing column\\(s\\) close"),
-        ("date,open,high,low,close,volume\n2025-01-02,1,1,1,1,1\n2025-01-03,1,1,1,abc,1\n",
-         "line 3: column 'close' has unparseable value 'abc'"),
-        ("date,open,high,low,close,volume\n02/01/2025,1,1,1,1,1\n",
-         "line 2: column 'date' has unparseable value '02/01/2025'"),
+        ("date,open,high,low,close,volume\n2025-01-02,1,1,1,1,1,9\n", "more fields"),
     ],
 )
 def test_malformed_csv_names_file_and_line(tmp_path, body, message):
@@ -58,3 +55,20 @@ def test_malformed_csv_names_file_and_line(tmp_path, body, message):
     with pytest.raises(SourceError, match=message) as info:
         SnapshotSource(tmp_path).prices(["BAD"], date(2025, 1, 1), date(2025, 2, 1))
     assert "BAD.csv" in str(info.value)
+
+
+def test_a_cell_that_does_not_parse_keeps_its_text_and_the_file_loads(tmp_path):
+    """``abc`` or ``02/01/2025`` is a fault of its row: the value is null, ``unparsed`` keeps
+    the text for the suite's ``value_unparseable``, and every other row arrives parsed."""
+    (tmp_path / "BAD.csv").write_text(
+        "date,open,high,low,close,volume\n2025-01-02,1,1,1,1,1\n2025-01-03,1,1,1,abc,1\n"
+        "02/01/2025,1,1,1,1,1\n2025-01-06, 2 ,2,2,2,2\n")
+    result = SnapshotSource(tmp_path).prices(["BAD"], date(2025, 1, 1), date(2025, 2, 1))
+    got = result.frame.select("session_date", "close", "open", "unparsed").rows()
+    assert got == [(date(2025, 1, 2), 1.0, 1.0, None), (date(2025, 1, 3), None, 1.0,
+                                                          '{"close":"abc"}'),
+                   (None, 1.0, 1.0, '{"date":"02/01/2025"}'), (date(2025, 1, 6), 2.0, 2.0, None)]
+    status = result.status.row(0, named=True)
+    assert (status["status"], status["rows"]) == ("ok", 4)
+    assert status["message"] == ("2 row(s) with a value that does not parse: value_unparseable "
+                                 "(quarantined with the text)")

@@ -24,7 +24,7 @@ def _raw(rows):
         [
             {"ticker": t, "session_date": d, "open": c, "high": c, "low": c, "close": c,
              "adj_close": c, "volume": 1.0, "source": "test",
-             "fetched_at": datetime(2025, 1, 8, tzinfo=UTC)}
+             "fetched_at": datetime(2025, 1, 8, tzinfo=UTC), "unparsed": None}
             for t, d, c in rows
         ]
     )

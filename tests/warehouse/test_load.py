@@ -42,13 +42,26 @@ def test_merge_inserts_then_changes_nothing_then_updates(con):
 
 def test_raw_lands_each_version_once(con):
     raw = _prices(1.0).drop("currency", "quality_flags").with_columns(
-        fetched_at=pl.lit(datetime(2025, 1, 4, tzinfo=UTC))
+        fetched_at=pl.lit(datetime(2025, 1, 4, tzinfo=UTC)), unparsed=pl.lit(None, pl.String)
     )
     assert load.land_raw_prices(con, raw, "r1") == 2
     assert load.land_raw_prices(con, raw, "r2") == 0
     changed = raw.with_columns(close=pl.lit(1.5))
     assert load.land_raw_prices(con, changed, "r3") == 2
     assert con.execute("SELECT count(*) FROM raw.price_daily").fetchone()[0] == 4
+    # a row that parsed hashes as it did before raw kept unparsed text (migration 0007), so
+    # the rows landed then are not landed again
+    assert con.execute(
+        "SELECT bool_and(row_hash = hash(ticker, session_date, open, high, low, close, "
+        "adj_close, volume, source)) FROM raw.price_daily").fetchall()[0][0] is True
+    # two different texts that both failed to parse are two versions; each lands once
+    na, abc = (raw.head(1).with_columns(close=pl.lit(None, pl.Float64),
+                                        unparsed=pl.lit(f'{{"close":"{t}"}}'))
+               for t in ("N/A", "abc"))
+    assert [load.land_raw_prices(con, f, "r4") for f in (na, abc, na)] == [1, 1, 0]
+    assert con.execute("SELECT unparsed FROM raw.price_daily WHERE unparsed IS NOT NULL "
+                       "ORDER BY unparsed").fetchall() == [('{"close":"N/A"}',),
+                                                          ('{"close":"abc"}',)]
 
 
 def test_failed_transaction_leaves_everything_as_it_was(con):
