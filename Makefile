@@ -59,7 +59,7 @@ clean:
 # copy yet it runs `make demo` first.
 SERVING_DB ?= data/serving/aftershock.duckdb
 BI_ENV := SEND_ANONYMOUS_USAGE_STATS=no \
-	EVIDENCE_SOURCE__aftershock__filename=$$(realpath -m --relative-to=$(CURDIR)/bi/sources/aftershock $(abspath $(SERVING_DB)))
+	EVIDENCE_SOURCE__aftershock__filename=$$(realpath -m -s --relative-to=$(CURDIR)/bi/sources/aftershock $(abspath $(SERVING_DB)))
 
 bi/node_modules/.package-lock.json: bi/package.json bi/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (make bi needs Node.js >= 18 and npm)"; exit 2; }

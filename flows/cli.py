@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +27,7 @@ from warehouse.connection import (
     WarehouseError,
     connect_read_only,
     resolve,
-    run_user_query,
+    stream_user_query,
 )
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -44,15 +45,7 @@ def fail(message: str) -> typer.Exit:
 def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> None:
     """Print a frame as a rich table, CSV or JSON records."""
     if fmt is Format.csv:
-        # nested values (lists, structs, maps, any depth) as their JSON text, one cell each
-        nested = [c for c, t in frame.schema.items() if t.is_nested()]
-        flat = frame.with_columns(
-            pl.when(pl.col(c).is_not_null()).then(
-                pl.struct(pl.col(c).alias("v")).struct.json_encode()
-                .str.strip_prefix('{"v":').str.strip_suffix("}")).alias(c)
-            for c in nested
-        )
-        sys.stdout.write(flat.write_csv())
+        sys.stdout.write(_flat(frame).write_csv())
     elif fmt is Format.json:
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     else:
@@ -62,6 +55,50 @@ def print_frame(frame: pl.DataFrame, fmt: Format, title: str | None = None) -> N
         for row in frame.iter_rows():
             table.add_row(*(Text(_cell(v)) for v in row))  # data is text, never markup
         out.print(table)
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested values (lists, structs, maps, any depth) as their JSON text, one cell each."""
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    return frame.with_columns(
+        pl.when(pl.col(c).is_not_null()).then(
+            pl.struct(pl.col(c).alias("v")).struct.json_encode()
+            .str.strip_prefix('{"v":').str.strip_suffix("}")).alias(c)
+        for c in nested
+    )
+
+
+#: Rows a query prints as a table; the rest are counted, not printed (--format csv/json
+#: stream every row).
+TABLE_ROWS = 50
+
+
+def print_stream(chunks: Iterator[pl.DataFrame], fmt: Format) -> None:
+    """Print a query's result chunk by chunk: CSV and JSON as they arrive (memory stays one
+    chunk), a table with its first ``TABLE_ROWS`` rows and a count of the rest."""
+    if fmt is Format.csv:
+        for i, chunk in enumerate(chunks):
+            sys.stdout.write(_flat(chunk).write_csv(include_header=i == 0))
+    elif fmt is Format.json:  # the same JSON array print_frame writes, one chunk at a time
+        sys.stdout.write("[")
+        wrote = False
+        for chunk in chunks:
+            if chunk.height:
+                body = json.dumps(chunk.to_dicts(), default=str, indent=1)[1:-2]
+                sys.stdout.write(("," if wrote else "") + body)
+                wrote = True
+        sys.stdout.write("\n]\n" if wrote else "]\n")
+    else:
+        head, total = [], 0
+        for chunk in chunks:
+            if total < TABLE_ROWS or not head:
+                head.append(chunk.head(TABLE_ROWS - total))
+            total += chunk.height
+        shown = pl.concat(head) if len(head) > 1 else head[0]
+        print_frame(shown, Format.table)
+        if total > shown.height:
+            out.print(f"… {total - shown.height:,} more row(s), {total:,} in all: add a LIMIT, "
+                      "or --format csv for every row", highlight=False)
 
 
 def _cell(value: object) -> str:
@@ -162,20 +199,32 @@ def query(
     timeout: Annotated[float, typer.Option(
         envvar="AFTERSHOCK_QUERY_TIMEOUT", min=0,
         help="seconds before the query is stopped (0: no limit)")] = QUERY_TIMEOUT_S,
+    etl: Annotated[bool, typer.Option(
+        "--etl", help="read the ETL's own warehouse file (raw.*, every audit run) instead of "
+                      "the published serving copy; while it runs the daily run waits for it")
+    ] = False,
     warehouse: Warehouse = None,
 ) -> None:
-    """Run read-only SQL on the warehouse and print the result."""
+    """Run read-only SQL on the serving copy (or, with --etl, the warehouse) and print it.
+
+    The serving copy is what the last run published (marts, core, that run's audit record):
+    a query there never holds the file the schedule writes."""
+    from warehouse.publish import serving_file_for
+
+    target = resolve(warehouse) if etl else str(serving_file_for(warehouse))
+    if not etl and not Path(target).exists():
+        raise fail(f"no serving copy at {target}: the daily run publishes it (`aftershock run`),"
+                   " or read the ETL's warehouse itself with --etl")
     try:
-        con = connect_read_only(warehouse)
+        con = connect_read_only(target)
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     try:
-        frame = run_user_query(con, sql, timeout or None)
+        print_stream(stream_user_query(con, sql, timeout or None), format)
     except WarehouseError as exc:
         raise fail(str(exc)) from None
     finally:
         con.close()
-    print_frame(frame, format)
 
 
 from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)

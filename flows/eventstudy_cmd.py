@@ -83,15 +83,17 @@ def eventstudy(
     Prints one row per event-window date: date, n (securities with an abnormal return),
     mean_ar, the Brown-Warner 1980 and 1985, cross-sectional t, Patell, BMP,
     Kolari-Pynnönen-adjusted BMP, generalized sign and Corrado rank statistics, then their
-    two-sided p-values. See docs/method.md.
+    two-sided p-values; then every security missing from a statistic and why (too few
+    estimation returns, no variance, blank window dates; on stderr for csv/json). See
+    docs/method.md.
     """
-    from flows.cli import fail, print_frame
+    from flows.cli import err, fail, print_frame
 
     try:
         est = parse_period(estimation, "--estimation")
         win = parse_period(window, "--window")
         wide = read_wide_returns(returns)
-        result = run_study(wide, benchmark, est, win, model.value, min_estimation)
+        result, missing = run_study(wide, benchmark, est, win, model.value, min_estimation)
     except InputError as exc:
         raise fail(str(exc)) from None
     securities = [c for c in wide.columns if c not in ("date", benchmark)]
@@ -103,8 +105,14 @@ def eventstudy(
         p_values = [c for c in result.columns if c.startswith("p_")]
         print_frame(result.drop(p_values), Format.table, title=f"Event study: {title}")
         print_frame(result.select("date", *p_values), Format.table, title="Two-sided p-values")
-    else:
+        if missing.height:
+            print_frame(missing.rename({"ticker": "security"}), Format.table,
+                        title=f"{missing.height} security(ies) missing from a statistic")
+    else:  # stdout stays one machine-readable document; who left goes to stderr
         print_frame(result, format)
+        for row in missing.iter_rows(named=True):  # one line per security left out
+            err.print(f"note: {row['ticker']} left out of {row['left_out']}: {row['reason']}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 def parse_period(text: str, flag: str) -> tuple[date, date]:
@@ -203,9 +211,10 @@ def run_study(
     window: tuple[date, date],
     model: str,
     min_estimation: int,
-) -> pl.DataFrame:
-    """Check the study can be run, run ``study_wide`` and select the output columns."""
-    from transforms.event_study import study_wide
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Check the study can be run, run it; (the output columns, ``left_out``: each security
+    missing from a statistic, and why)."""
+    from transforms.event_study import study_wide_report
 
     if benchmark not in wide.columns or benchmark == "date":
         raise InputError(
@@ -234,7 +243,8 @@ def run_study(
             f"estimation period {est_text} must end before the event window starts ({window[0]})"
         )
     try:
-        result = study_wide(wide, benchmark, estimation, window, model, min_estimation)  # type: ignore[arg-type]
+        result, missing = study_wide_report(wide, benchmark, estimation, window,
+                                            model, min_estimation)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InputError(str(exc).splitlines()[0]) from None
     if result.height == 0:
@@ -242,7 +252,7 @@ def run_study(
             f"no security has {min_estimation} valid estimation returns in {est_text} "
             "(lower --min-estimation or widen --estimation)"
         )
-    return result.select(OUTPUT_COLUMNS)
+    return result.select(OUTPUT_COLUMNS), missing
 
 
 def _names(columns: list[str], limit: int = 12) -> str:

@@ -389,7 +389,19 @@ def study_wide(
     See ``wide_to_panel`` for the layout. Returns one row per event-window date: date, n,
     mean_ar, every statistic of ``daily_tests`` with its p-value, and p_hat and rbar.
     """
-    # imported here: event_tests builds on this module (car_table, config), not vice versa
+    return study_wide_report(wide, benchmark, estimation, window, model, min_estimation)[0]
+
+
+def study_wide_report(
+    wide: pl.DataFrame,
+    benchmark: str,
+    estimation: tuple[date, date],
+    window: tuple[date, date],
+    model: Model = "market",
+    min_estimation: int = 120,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``study_wide``'s rows, and :func:`left_out` of the same study: who is missing from
+    which statistic, and why."""
     from transforms.event_tests import STAT_COLUMNS, daily_tests
 
     panel, cfg = wide_to_panel(wide, benchmark, estimation, window, model, min_estimation)
@@ -398,4 +410,62 @@ def study_wide(
     daily = daily_tests(abnormal, params, ["study"], cfg)
     return daily.select(
         pl.col("session_date").alias("date"), "n", "mean_ar", *STAT_COLUMNS, "p_hat", "rbar"
+    ), left_out(abnormal, params, cfg).drop("study")
+
+
+#: Columns of :func:`left_out` besides the unit keys.
+LEFT_OUT_COLUMNS = ("ticker", "est_n", "window_days", "days_with_ar", "left_out", "reason")
+
+
+def left_out(abnormal: pl.DataFrame, params: pl.DataFrame, cfg: EventStudyConfig
+             ) -> pl.DataFrame:
+    """One row per unit that is missing from a statistic, with why, so a cross-section that
+    shrank says who left it: ``left_out`` is ``every statistic`` (too few valid estimation
+    returns, or estimation abnormal returns that do not vary: ``daily_tests`` needs sigma > 0)
+    or ``some dates`` (no abnormal return on those window dates: the security's return or the
+    benchmark's is missing there); ``reason`` says which, naming up to five dates."""
+    keys = param_keys(params)
+    unit = [*keys, "ticker"]
+    event = abnormal.filter(pl.col("phase") == "event")
+    no_ar = pl.col("ar").is_null()
+
+    def dates(when: pl.Expr) -> pl.Expr:
+        picked = pl.col("session_date").filter(when).sort()
+        return (picked.head(5).cast(pl.String).str.join(", ")
+                + pl.when(picked.len() > 5).then(pl.lit(", …")).otherwise(pl.lit("")))
+
+    days = event.group_by(unit).agg(
+        window_days=pl.len().cast(pl.Int64),
+        days_with_ar=(~no_ar).sum().cast(pl.Int64),
+        _no_ret=(no_ar & pl.col("ret").is_null()).sum(),
+        _no_mkt=(no_ar & pl.col("ret").is_not_null()).sum(),
+        _no_ret_dates=dates(no_ar & pl.col("ret").is_null()),
+        _no_mkt_dates=dates(no_ar & pl.col("ret").is_not_null()),
+    )
+    flat = (pl.col("sigma").is_null() | (pl.col("sigma") <= 0)) & ~pl.col("thin_estimation")
+    missing = pl.col("days_with_ar") < pl.col("window_days")
+    gaps = pl.concat_str(
+        pl.when(pl.col("_no_ret") > 0).then(pl.format(
+            "no return on {} of {} window dates ({})", "_no_ret", "window_days",
+            "_no_ret_dates")),
+        pl.when(pl.col("_no_mkt") > 0).then(pl.format(
+            "no benchmark return on {} of {} window dates ({})", "_no_mkt", "window_days",
+            "_no_mkt_dates")),
+        separator="; ", ignore_nulls=True)
+    return (
+        params.select(*unit, "est_n", "sigma", "thin_estimation")
+        .join(days, on=unit, how="left", nulls_equal=True)
+        .with_columns(pl.col("window_days", "days_with_ar").fill_null(0))
+        .filter(pl.col("thin_estimation") | flat | missing)
+        .with_columns(
+            left_out=pl.when(pl.col("thin_estimation") | flat).then(pl.lit("every statistic"))
+            .otherwise(pl.lit("some dates")),
+            reason=pl.when(pl.col("thin_estimation")).then(pl.format(
+                "{} valid estimation returns, fewer than the {} required", "est_n",
+                pl.lit(cfg.min_estimation)))
+            .when(flat).then(pl.lit("its estimation abnormal returns do not vary (sigma 0)"))
+            .otherwise(gaps),
+        )
+        .sort(unit)
+        .select(*keys, *LEFT_OUT_COLUMNS)
     )

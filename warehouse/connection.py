@@ -7,11 +7,13 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 DEFAULT_WAREHOUSE = "data/aftershock.duckdb"
 #: DDL of the derived marts schema, re-created whenever any of these files changes.
@@ -124,26 +126,52 @@ QUERY_TIMEOUT_S = 60.0
 
 def run_user_query(con: duckdb.DuckDBPyConnection, sql: str,
                    timeout_s: float | None = QUERY_TIMEOUT_S) -> pl.DataFrame:
-    """Run one read-only statement (SELECT/EXPLAIN) and return its rows; refuse anything else.
-    A statement still running after ``timeout_s`` seconds is interrupted (None: no limit)."""
-    try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
-    if len(statements) != 1:
-        raise QueryRefused(f"one statement at a time, got {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in READ_STATEMENTS:
-        raise QueryRefused(f"{kind} statements are refused: queries are read-only (SELECT only)")
+    """Run one read-only statement (SELECT/EXPLAIN) and return all its rows; refuse anything
+    else. A statement still running after ``timeout_s`` seconds is interrupted (None: no
+    limit). For results of any size, :func:`stream_user_query`."""
+    chunks = list(stream_user_query(con, sql, timeout_s))
+    return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+#: Rows per chunk of a streamed query result.
+STREAM_ROWS = 50_000
+
+
+def stream_user_query(con: duckdb.DuckDBPyConnection, sql: str,
+                      timeout_s: float | None = QUERY_TIMEOUT_S,
+                      chunk_rows: int = STREAM_ROWS) -> Iterator[pl.DataFrame]:
+    """Like :func:`run_user_query`, but yield the rows in frames of at most ``chunk_rows``,
+    read from DuckDB as they are produced, so a result larger than memory can be printed. The
+    first frame always comes (empty for no rows) and carries the result's columns; the time
+    limit covers the whole read, printing included."""
+    statements = _one_read_statement(con, sql)
     timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
     if timer is not None:
         timer.daemon = True
         timer.start()
     try:
-        relation = con.sql(sql)
+        relation = con.sql(statements)
         if relation is None:
-            return pl.DataFrame()
-        return _printable(relation).pl()
+            yield pl.DataFrame()
+            return
+        reader = _printable(relation).to_arrow_reader(chunk_rows)
+        first = True
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:  # DuckDB's error, through Arrow
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if "INTERRUPT" in text:
+                    raise duckdb.InterruptException(text) from None
+                raise QueryRefused(f"query failed: {text}") from None
+            frame = pl.from_arrow(batch)
+            if first or frame.height:
+                yield frame
+            first = False
+        if first:
+            yield pl.from_arrow(reader.schema.empty_table())
     except duckdb.InterruptException:
         raise QueryRefused(f"query stopped after {timeout_s:g} s (raise the limit with "
                            "--timeout, or 0 for none)") from None
@@ -157,6 +185,20 @@ def run_user_query(con: duckdb.DuckDBPyConnection, sql: str,
     finally:
         if timer is not None:
             timer.cancel()
+
+
+def _one_read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """``sql`` when it is exactly one SELECT or EXPLAIN; else QueryRefused saying why."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in READ_STATEMENTS:
+        raise QueryRefused(f"{kind} statements are refused: queries are read-only (SELECT only)")
+    return sql
 
 
 def _printable(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

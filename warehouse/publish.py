@@ -4,20 +4,25 @@ DuckDB lets one process write a file, and a reader in another process blocks tha
 the reverse). So the ETL never shares its writable warehouse: after each successful run it
 publishes
 
-* ``<serving_dir>/aftershock.duckdb`` — every ``marts`` table, every ``core.dim_*`` table and the
-  quality record of the run that built them (``audit.*``), comments included, written in
-  DuckDB's ``v1.4.0`` storage format so BI tools embedding DuckDB 1.4 (Evidence, duckdb-engine
-  on an older wheel, the Metabase driver) can open it. It is built as
-  ``aftershock.duckdb.tmp-<run_id>`` beside the target, checkpointed, detached, fsynced and then
-  renamed over the old copy (``os.replace``: atomic on POSIX). A reader that opened the old copy
-  keeps reading the old file (its inode lives until the reader closes it); a reader that opens
-  the path after the rename gets the new one. Nobody ever sees a half-written file.
+* ``<serving_dir>/aftershock.duckdb`` — every ``marts`` table, every ``core`` table (dimensions
+  and facts: prices, FX, share counts, corporate actions, news) and the quality record of the
+  run that built them (``audit.*``), comments included, written in DuckDB's ``v1.4.0`` storage
+  format so BI tools embedding DuckDB 1.4 (Evidence, duckdb-engine on an older wheel, the
+  Metabase driver) can open it. The path is a symlink to ``aftershock-<run_id>.duckdb``: each
+  publish builds ``aftershock-<run_id>.duckdb.tmp`` beside it, checkpoints, detaches and fsyncs
+  it, renames it to its versioned name and then swaps the link (``os.replace``: atomic on
+  POSIX). A reader that opened the old copy keeps reading the old file; a reader that opens the
+  path after the swap gets the new one -- also inside a process that still holds a connection
+  to the old copy: DuckDB caches one database instance per *resolved* file path and process,
+  so with a plain file renamed over the old one such a process would be handed the old
+  instance for ever (pooled BI clients, notebooks), while a new versioned file is a new path.
+  Nobody ever sees a half-written file. The previous ``KEEP_VERSIONS - 1`` files are kept.
 * ``<serving_dir>/parquet/<schema>.<table>.parquet`` — the same tables as Parquet. ``parquet`` is
   a symlink to a versioned folder ``parquet-<run_id>/``: the new folder is written in full, then
   the link is swapped by an atomic rename. Renaming file by file would let a reader that reads
   several files (``marts.event_reaction`` then ``marts.event_window``) mix two runs; with the
   link, a reader that resolves the folder once sees one run in every file. The previous
-  ``KEEP_PARQUET_VERSIONS - 1`` folders are kept so readers that resolved the old link finish.
+  ``KEEP_VERSIONS - 1`` folders are kept so readers that resolved the old link finish.
 
 ``audit.serving_manifest`` in the serving copy names the run and, per table, its row count and
 checksum (DuckDB ``sum(hash(row))`` at publish time), so a reader can check what it sees.
@@ -40,8 +45,9 @@ SERVING_FILE = "aftershock.duckdb"
 #: DuckDB storage format of the serving copy. DuckDB 2.0 writes storage version 999 by default,
 #: which DuckDB 1.4 (Evidence's connector, many BI drivers) refuses; v1.4.0 it reads.
 STORAGE_VERSION = "v1.4.0"
-#: How many versioned Parquet folders stay on disk (the live one and the one before it).
-KEEP_PARQUET_VERSIONS = 2
+#: How many versioned serving files and Parquet folders stay on disk (the live one and the one
+#: before it, for readers that resolved the link just before a swap).
+KEEP_VERSIONS = 2
 #: Audit tables copied for the run that built the serving copy (the report's quality panel).
 RUN_AUDIT_TABLES = ("etl_run", "etl_run_count", "validation_result", "quarantine",
                     "extract_status")
@@ -93,13 +99,13 @@ def _lit(text: str | None) -> str:
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(schema, table) of every table the serving copy holds: marts.* and core.dim_*."""
+    """(schema, table) of every table the serving copy holds: marts.* and core.*."""
     return [
         (s, t)
         for s, t in con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND (schema_name = 'marts' "
-            "OR (schema_name = 'core' AND starts_with(table_name, 'dim_'))) ORDER BY 1, 2"
+            "WHERE database_name = current_database() AND schema_name IN ('core', 'marts') "
+            "ORDER BY 1, 2"
         ).fetchall()
     ]
 
@@ -253,8 +259,9 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, folder: Path,
 
 
 def _swap_link(link: Path, target_name: str) -> None:
-    """Point ``link`` at ``target_name`` (a sibling folder) in one atomic rename."""
-    if link.exists() and not link.is_symlink():  # a plain folder from an older layout
+    """Point ``link`` at ``target_name`` (a sibling) in one atomic rename (a plain file of an
+    older layout is replaced in the same rename)."""
+    if link.is_dir() and not link.is_symlink():  # a plain folder from an older layout
         legacy = link.with_name(f"{link.name}-legacy-{int(time.time())}")
         os.replace(link, legacy)
     tmp_link = link.with_name(f".{link.name}.tmp-{os.getpid()}")
@@ -264,8 +271,8 @@ def _swap_link(link: Path, target_name: str) -> None:
     os.replace(tmp_link, link)
 
 
-def _prune(serving: Path, prefix: str, keep: set[str]) -> None:
-    for path in serving.glob(prefix + "*"):
+def _prune(serving: Path, prefix: str, keep: set[str], suffix: str = "") -> None:
+    for path in serving.glob(prefix + "*" + suffix):
         if path.name not in keep:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -305,11 +312,19 @@ def publish(
         raise PublishError(f"cannot create serving folder {serving}: {exc.strerror}") from None
     tables = published_tables(con)
     if not tables:
-        raise PublishError("nothing to publish: the warehouse has no marts or core.dim_* tables")
+        raise PublishError("nothing to publish: the warehouse has no marts or core tables")
     target = serving / SERVING_FILE
-    # left over by a publish that crashed (one writer at a time: the warehouse lock)
+    stem = Path(SERVING_FILE).stem
+    # left over by a publish that crashed (one writer at a time: the warehouse lock), in this
+    # layout and in the one before versioned files (aftershock.duckdb.tmp-<run>)
+    _prune(serving, f"{stem}-", keep=set(), suffix=".tmp")
+    _prune(serving, f"{stem}-", keep=set(), suffix=".tmp.wal")
     _prune(serving, f"{SERVING_FILE}.tmp-", keep=set())
-    tmp = serving / f"{SERVING_FILE}.tmp-{run_id}"
+    version, n = f"{stem}-{run_id}.duckdb", 1
+    while (serving / version).exists():  # republishing a run: never touch the live file
+        n += 1
+        version = f"{stem}-{run_id}.{n}.duckdb"
+    tmp = serving / f"{version}.tmp"
     try:
         manifest = _build_duckdb(con, tmp, tables, run_id, run_status, storage_version)
         if on_step is not None:
@@ -318,7 +333,8 @@ def publish(
         if wal.exists():  # a checkpointed, detached database leaves none; be sure
             raise PublishError(f"serving copy {tmp} still has a WAL after checkpoint")
         _fsync(tmp)
-        os.replace(tmp, target)
+        os.replace(tmp, serving / version)
+        _swap_link(target, version)
         _fsync(serving)
     except (duckdb.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
@@ -326,8 +342,11 @@ def publish(
         raise PublishError(
             f"could not publish {target}: {str(exc).splitlines()[0]}"
         ) from None
+    _prune(serving, f"{stem}-", keep=_newest(serving, f"{stem}-*.duckdb", version),
+           suffix=".duckdb")
     result = {
         "path": str(target),
+        "file": str(serving / version),
         "run_id": run_id,
         "run_status": run_status,
         "storage_version": storage_version,
@@ -348,16 +367,18 @@ def publish(
             raise PublishError(
                 f"could not publish Parquet files to {folder}: {str(exc).splitlines()[0]}"
             ) from None
-        versions = sorted(
-            (p for p in serving.glob("parquet-*") if p.is_dir() and not p.is_symlink()),
-            key=lambda p: p.stat().st_mtime,
-        )
-        keep = {p.name for p in versions[-KEEP_PARQUET_VERSIONS:]} | {version}
-        _prune(serving, "parquet-", keep)
+        _prune(serving, "parquet-", _newest(serving, "parquet-*", version))
         result["parquet_dir"] = str(serving / "parquet")
         result["parquet_files"] = files
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _newest(serving: Path, pattern: str, live: str) -> set[str]:
+    """Names of the ``KEEP_VERSIONS`` newest versions matching ``pattern``, and ``live``."""
+    versions = sorted((p for p in serving.glob(pattern) if not p.is_symlink()),
+                      key=lambda p: p.stat().st_mtime)
+    return {p.name for p in versions[-KEEP_VERSIONS:]} | {live}
 
 
 def read_manifest(path: str | os.PathLike) -> dict:

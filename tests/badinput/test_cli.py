@@ -22,6 +22,7 @@ from flows.cli import app as main_app
 from flows.quarantine_cmd import quarantine_app
 from warehouse import load
 from warehouse.connection import connect, table_checksums
+from warehouse.publish import publish, serving_dir_for
 
 
 def _app() -> typer.Typer:
@@ -63,6 +64,7 @@ def warehouse(tmp_path_factory) -> str:
         load.quarantine(con, bad_price, "prices", ["ticker", "session_date"], "r1")
         load.quarantine(con, bad_fx, "fx", ["currency", "session_date"], "r1")
     load.finish_run(con, "r1", "success")
+    publish(con, serving_dir_for(path))  # what `query` reads by default
     con.close()
     return path
 
@@ -114,8 +116,8 @@ def test_bad_argument_is_one_named_error_and_changes_nothing(warehouse, name, ar
     assert _sums(warehouse) == before
 
 
-@pytest.mark.parametrize("args", [["query", "SELECT 1"], ["quarantine"]],
-                         ids=["query", "quarantine"])
+@pytest.mark.parametrize("args", [["query", "SELECT 1", "--etl"], ["quarantine"]],
+                         ids=["query_etl", "quarantine"])
 def test_missing_warehouse_is_named_and_not_created(tmp_path, args):
     missing = tmp_path / "nowhere" / "w.duckdb"
     code, output = invoke(*args, "--warehouse", str(missing))
@@ -123,6 +125,51 @@ def test_missing_warehouse_is_named_and_not_created(tmp_path, args):
     assert _error(output) == (f"error: no warehouse at {missing}: run `aftershock run` first "
                               "or pass --warehouse")
     assert not missing.exists()
+
+
+def test_query_reads_the_serving_copy_and_says_when_there_is_none(warehouse, tmp_path):
+    """By default `query` reads what the last run published; the ETL's own file (raw.*, every
+    run's audit rows) only with --etl."""
+    code, output = invoke("query", "SELECT count(*) AS n FROM core.fact_price_daily",
+                          "--format", "csv", "--warehouse", warehouse)
+    assert (code, output) == (0, "n\n2\n")
+    code, output = invoke("query", "SELECT count(*) AS n FROM raw.price_daily",
+                          "--format", "csv", "--warehouse", warehouse)
+    assert code == 2 and "raw" in _error(output)  # not published
+    code, output = invoke("query", "SELECT count(*) AS n FROM raw.price_daily", "--etl",
+                          "--format", "csv", "--warehouse", warehouse)
+    assert (code, output) == (0, "n\n0\n")
+    unpublished = tmp_path / "w.duckdb"
+    connect(unpublished).close()
+    code, output = invoke("query", "SELECT 1", "--warehouse", str(unpublished))
+    assert code == 2
+    assert _error(output) == (
+        f"error: no serving copy at {tmp_path / 'serving' / 'aftershock.duckdb'}: the daily run "
+        "publishes it (`aftershock run`), or read the ETL's warehouse itself with --etl")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_a_large_result_streams_in_every_format(warehouse, fmt):
+    """120,000 rows (more than one streamed chunk): CSV and JSON print every row, in order,
+    as one document; a table prints its first TABLE_ROWS rows and counts the rest."""
+    from flows.cli import TABLE_ROWS
+    from warehouse.connection import STREAM_ROWS
+
+    n = 120_000
+    assert n > 2 * STREAM_ROWS
+    code, output = invoke("query", f"SELECT range AS i, 'r' || range AS s FROM range({n})",
+                          "--format", fmt, "--warehouse", warehouse)
+    assert code == 0, output[-500:]
+    if fmt == "csv":
+        frame = pl.read_csv(output.encode())
+        assert frame.columns == ["i", "s"] and frame.height == n
+        assert frame["i"].to_list() == list(range(n))
+    elif fmt == "json":
+        records = json.loads(output)
+        assert len(records) == n and records[-1] == {"i": n - 1, "s": f"r{n - 1}"}
+    else:
+        assert f"… {n - TABLE_ROWS:,} more row(s), {n:,} in all" in output
+        assert f"r{TABLE_ROWS - 1}" in output and f"r{TABLE_ROWS}\n" not in output
 
 
 def test_unknown_format_is_a_usage_error(warehouse):

@@ -31,7 +31,7 @@ def test_a_truncated_warehouse_is_one_line_naming_the_file(tmp_path: Path):
     con.execute("CHECKPOINT")
     con.close()
     os.truncate(path, path.stat().st_size // 2)
-    for args in (["status"], ["query", "SELECT count(*), max(s) FROM raw.pad"]):
+    for args in (["status"], ["query", "SELECT count(*), max(s) FROM raw.pad", "--etl"]):
         done = subprocess.run([AFTERSHOCK, *args, "--warehouse", str(path)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2

@@ -91,10 +91,12 @@ def test_unwritable_warehouse_path(cli, tmp_path):
 
 def test_query_formats_and_bad_sql(cli, loaded):
     code, output = cli("query", "SELECT ticker, count(*) AS n FROM core.fact_price_daily "
-                       "GROUP BY 1 ORDER BY 1", "--format", "csv", "--warehouse", str(loaded))
+                       "GROUP BY 1 ORDER BY 1", "--format", "csv", "--etl",
+                       "--warehouse", str(loaded))
     assert code == 0
     assert output.splitlines()[0] == "ticker,n" and output.splitlines()[1].startswith("NVDA,")
-    code, output = cli("query", "SELECT * FROM nope", "--warehouse", str(loaded))
+    code, output = cli("query", "SELECT * FROM nope", "--etl", "--warehouse", str(loaded))
     assert code != 0 and "query failed" in _error_line(output)
-    code, output = cli("query", "DELETE FROM core.fact_price_daily", "--warehouse", str(loaded))
+    code, output = cli("query", "DELETE FROM core.fact_price_daily", "--etl",
+                       "--warehouse", str(loaded))
     assert code != 0 and "read-only" in _error_line(output).lower()

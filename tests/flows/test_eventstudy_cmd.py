@@ -137,9 +137,47 @@ def test_missing_cells_blank_or_na(tmp_path):
     cells[3] = "NA"
     lines[first + 1] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
-    gaps = csv_output(invoke("--returns", str(path), *SMALL, "--format", "csv"))
+    result = invoke("--returns", str(path), *SMALL, "--format", "csv")
+    gaps = csv_output(result)
     assert gaps["n"].to_list()[:3] == [2, 2, 3]
     assert gaps["mean_ar"][2:].to_list() == pytest.approx(full["mean_ar"][2:].to_list())
+    # who left the cross-section, and why, beside the machine-readable output
+    assert result.stderr.splitlines() == [
+        "note: BBB left out of some dates: no return on 1 of 12 window dates (2024-05-25)",
+        "note: CCC left out of some dates: no return on 1 of 12 window dates (2024-05-26)",
+    ]
+
+
+def test_every_security_that_leaves_a_statistic_is_named_with_why(tmp_path):
+    """A security with too few estimation returns, one whose returns never vary, and a blank
+    benchmark day: each is named with its reason -- in the table output as a third table, on
+    stderr for csv -- and the cross-section's n agrees with what is named."""
+    path = write_returns(tmp_path / "r.csv")
+    frame = pl.read_csv(path, try_parse_dates=True)
+    frame = frame.with_columns(
+        THIN=pl.when(pl.int_range(pl.len()) >= 80).then(pl.col("AAA")),  # 65 estimation rows
+        FLAT=pl.lit(0.0),
+        MKT=pl.when(pl.col("date") == date(2024, 5, 30)).then(None).otherwise(pl.col("MKT")),
+    )
+    frame.write_csv(path)
+    result = invoke("--returns", str(path), *SMALL, "--format", "csv")
+    out = csv_output(result)
+    expected = {
+        "THIN": "every statistic: 61 valid estimation returns, fewer than the 100 required",
+        "FLAT": "every statistic: its estimation abnormal returns do not vary (sigma 0)",
+        **{t: "some dates: no benchmark return on 1 of 12 window dates (2024-05-30)"
+           for t in ("AAA", "BBB", "CCC")},
+    }
+    notes = dict(line.removeprefix("note: ").split(" left out of ", 1)
+                 for line in result.stderr.splitlines())
+    assert notes == expected
+    by_day = dict(zip(out["date"].to_list(), out["n"].to_list(), strict=True))
+    assert by_day[date(2024, 5, 30)] == 0 and set(by_day.values()) == {0, 3}
+    table = invoke("--returns", str(path), *SMALL)
+    assert table.exit_code == 0, table.output
+    assert "5 security(ies) missing from a statistic" in table.stdout
+    for ticker in expected:
+        assert ticker in table.stdout
 
 
 def test_other_models(tmp_path):

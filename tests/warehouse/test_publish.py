@@ -74,7 +74,7 @@ def _storage_version(path: Path) -> int:
     return struct.unpack("<Q", header[12:20])[0]
 
 
-def test_serving_copy_holds_marts_dims_and_comments(warehouse, tmp_path):
+def test_serving_copy_holds_marts_core_and_comments(warehouse, tmp_path):
     result = publish(warehouse, tmp_path / "serving")
     assert result["run_id"] == "20250101T000000-run00001"
     assert result["storage_version"] == "v1.4.0"
@@ -85,8 +85,11 @@ def test_serving_copy_holds_marts_dims_and_comments(warehouse, tmp_path):
         source_marts = {f"marts.{t}" for (t,) in warehouse.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()}
         assert source_marts <= tables
-        assert {"core.dim_security", "core.dim_event", "core.dim_session"} <= tables
-        assert not {"core.fact_price_daily", "raw.price_daily"} & tables
+        source_core = {f"core.{t}" for (t,) in warehouse.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
+        assert {"core.dim_security", "core.fact_price_daily", "core.fact_news"} <= source_core
+        assert source_core <= tables  # dimensions and facts: a BI user charts prices and news
+        assert "raw.price_daily" not in tables and not any(t.startswith("raw.") for t in tables)
         assert "audit.serving_manifest" in tables
         comments = "SELECT table_name, column_name, comment FROM duckdb_columns() " \
                    "WHERE schema_name = 'marts' ORDER BY ALL"
@@ -136,7 +139,7 @@ def test_parquet_files_swap_as_one_folder(warehouse, tmp_path):
         publish(warehouse, serving, run)
     assert os.readlink(link) == "parquet-20250103T000000-run00003"
     assert not (serving / old_target).exists()  # pruned: the live folder and one before it
-    assert len(list(serving.glob("parquet-*"))) == publishing.KEEP_PARQUET_VERSIONS
+    assert len(list(serving.glob("parquet-*"))) == publishing.KEEP_VERSIONS
     rows = duckdb.sql(f"SELECT count(*) FROM '{link}/marts.event_window.parquet'").fetchall()
     assert rows == [(37,)]
     again = publish(warehouse, serving, "20250103T000000-run00003")  # same run again
@@ -162,7 +165,7 @@ def test_a_failed_publish_leaves_the_previous_copy(warehouse, tmp_path, monkeypa
     with pytest.raises(PublishError, match="disk full"):
         publish(warehouse, serving)
     assert (serving / "aftershock.duckdb").read_bytes() == before
-    assert [p.name for p in serving.iterdir() if ".tmp-" in p.name] == []
+    assert [p.name for p in serving.iterdir() if ".tmp" in p.name] == []
     assert read_manifest(serving / "aftershock.duckdb")["run_id"] == "20250101T000000-run00001"
     # the connection is usable afterwards: the temporary database was detached
     monkeypatch.setattr(publishing, "_create_like", real)
@@ -174,12 +177,54 @@ def test_the_next_publish_removes_what_a_killed_publish_left(warehouse, tmp_path
     removes them and leaves only the serving copy and its Parquet folder."""
     serving = tmp_path / "serving"
     publish(warehouse, serving)
-    for name in ("aftershock.duckdb.tmp-20240101T000000-dead0001",
+    for name in ("aftershock-20240101T000000-dead0001.duckdb.tmp",
+                 "aftershock-20240101T000000-dead0001.duckdb.tmp.wal",
+                 # the layout before versioned files
+                 "aftershock.duckdb.tmp-20240101T000000-dead0001",
                  "aftershock.duckdb.tmp-20240101T000000-dead0001.wal"):
         (serving / name).write_bytes(b"half written")
     publish(warehouse, serving)
-    assert [p.name for p in serving.iterdir() if ".tmp-" in p.name] == []
-    assert (serving / "aftershock.duckdb").is_file()
+    assert [p.name for p in serving.iterdir() if ".tmp" in p.name] == []
+    assert (serving / "aftershock.duckdb").resolve().is_file()
+
+
+def test_a_process_that_holds_the_old_copy_open_connects_to_the_new_one(warehouse, tmp_path):
+    """docs/serving.md's promise, inside one process: DuckDB hands a new connection to a path
+    it already has open the cached instance, so with a file renamed over the old one a pooled
+    BI client or a notebook would read the old run for ever. The path is a link to a file per
+    run, so a new connection after the publish reads the new run while the old one still
+    reads its own; older versions beyond the kept ones are removed."""
+    serving = tmp_path / "serving"
+    first = publish(warehouse, serving)
+    path = serving / "aftershock.duckdb"
+    assert path.is_symlink() and os.readlink(path) == Path(first["file"]).name
+    held = duckdb.connect(str(path), read_only=True)
+    try:
+        def run_of(con):
+            return con.execute("SELECT DISTINCT run_id FROM audit.serving_manifest").fetchall()
+
+        assert run_of(held) == [("20250101T000000-run00001",)]
+        for n in (2, 3, 4):
+            run = f"2025010{n}T000000-run0000{n}"
+            _new_run(warehouse, run, 35 + n)
+            publish(warehouse, serving, run, parquet=False)
+            fresh = duckdb.connect(str(path), read_only=True)
+            try:
+                assert run_of(fresh) == [(run,)]
+                assert fresh.execute("SELECT count(*) FROM marts.event_window").fetchall() == [
+                    (35 + n,)]
+            finally:
+                fresh.close()
+        assert run_of(held) == [("20250101T000000-run00001",)]  # its own file, unchanged
+    finally:
+        held.close()
+    versions = sorted(p.name for p in serving.glob("aftershock-*.duckdb"))
+    assert len(versions) == publishing.KEEP_VERSIONS
+    assert versions[-1] == "aftershock-20250104T000000-run00004.duckdb"
+    # republishing a run never touches the live file
+    again = publish(warehouse, serving, "20250104T000000-run00004", parquet=False)
+    assert Path(again["file"]).name == "aftershock-20250104T000000-run00004.2.duckdb"
+    assert os.readlink(path) == Path(again["file"]).name
 
 
 def test_nothing_to_publish(tmp_path):
