@@ -50,6 +50,7 @@ from transforms.event_study import (
     window_name,
 )
 from transforms.event_tests import STAT_COLUMNS, window_tests
+from transforms.limits import limit_flags
 from transforms.prices import daily_returns
 from transforms.propagation import BENCHMARK_SEGMENT, event_propagation
 from transforms.value_moved import segment_value_moved
@@ -110,7 +111,10 @@ def build_reaction_marts(
     ``events`` may carry ``origin`` (core.dim_event): 'detected' rows are flagged.
     """
     anchored = anchor_day0(day0, sessions, attention)
-    returns = daily_returns(prices, securities, sessions)
+    returns = daily_returns(prices, securities, sessions).join(
+        limit_flags(prices.select("ticker", "session_date", "open", "high", "low", "close"),
+                    securities).select("ticker", "session_date", "limit_hit", "one_price"),
+        on=["ticker", "session_date"], how="left")
     source = prices.sort("session_date").group_by("ticker").agg(pl.col("source").last())
     ids = anchored["event_id"].unique().sort().to_list()
     parts = [
@@ -162,8 +166,13 @@ def _marts_for(
     for a, b in cfg.car_windows:
         name = window_name(a, b)
         renames |= {f"t_{name}": f"{name}_t", f"p_{name}": f"{name}_p"}
+    limits = returns.select("ticker", "session_date", "limit_hit", "one_price")
+    event_rows = event_rows.join(limits, on=["ticker", "session_date"], how="left",
+                                 maintain_order="left").with_columns(
+        pl.col("one_price").fill_null(False))
     day0_rows = event_rows.filter(pl.col("rel_day") == 0).select(
-        *unit, ret_day0="ret", ar_day0="ar"
+        *unit, ret_day0="ret", ar_day0="ar", limit_day0="limit_hit", one_price_day0="one_price",
+        censored_day0=pl.col("limit_hit").is_not_null(),
     )
     flags = catalog_overlaps(
         anchored, cfg.estimation, cfg.contamination_window, cfg.confound_window, KEYS,
@@ -200,6 +209,7 @@ def _marts_for(
         .with_columns(
             pl.col("est_n").fill_null(0),
             pl.col("thin_estimation").fill_null(True),
+            pl.col("one_price_day0", "censored_day0").fill_null(False),
             self_benchmark=_self_benchmark(cfg),
         )
         .sort(*unit)
@@ -207,7 +217,8 @@ def _marts_for(
     window = (
         event_rows.join(observed, on=unit)
         .join(securities.select("ticker", "segment"), on="ticker")
-        .select(*unit, "segment", "rel_day", "session_date", "ret", "ar", "car")
+        .select(*unit, "segment", "rel_day", "session_date", "ret", "ar", "car", "limit_hit",
+                "one_price")
         .sort(*unit, "rel_day")
     )
     if shares is not None and fx is not None:

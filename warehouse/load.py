@@ -229,7 +229,7 @@ def read_prices(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """All conformed prices (inside the run's transaction this includes its own writes)."""
     return query_frame(
         con,
-        "SELECT ticker, session_date, close, adj_close, volume, source "
+        "SELECT ticker, session_date, open, high, low, close, adj_close, volume, source "
         "FROM core.fact_price_daily ORDER BY ticker, session_date",
     )
 

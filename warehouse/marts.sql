@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     shares_outstanding DOUBLE, shares_as_of DATE, mcap_usd_prev DOUBLE,
     value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
     shares_unknown BOOLEAN, fx_unknown BOOLEAN, duplicate_listing_of VARCHAR,
+    limit_day0 VARCHAR, one_price_day0 BOOLEAN NOT NULL, censored_day0 BOOLEAN NOT NULL,
     PRIMARY KEY (event_id, anchor, ticker)
 );
 
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
 CREATE TABLE IF NOT EXISTS marts.event_window (
     event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, ticker VARCHAR NOT NULL,
     segment VARCHAR NOT NULL, rel_day INTEGER NOT NULL, session_date DATE NOT NULL,
-    ret DOUBLE, ar DOUBLE, car DOUBLE,
+    ret DOUBLE, ar DOUBLE, car DOUBLE, limit_hit VARCHAR, one_price BOOLEAN NOT NULL,
     PRIMARY KEY (event_id, anchor, ticker, rel_day)
 );
 
@@ -93,6 +94,9 @@ COMMENT ON COLUMN marts.event_reaction.value_moved_usd_0_p5 IS 'USD market value
 COMMENT ON COLUMN marts.event_reaction.shares_unknown IS 'True when no share count was known for an equity or ADR, so the value columns are null. Null for indices, ETFs and futures (not applicable).';
 COMMENT ON COLUMN marts.event_reaction.fx_unknown IS 'True when a non-USD listing had no FX rate within 7 days, so the value columns are null.';
 COMMENT ON COLUMN marts.event_reaction.duplicate_listing_of IS 'For a second listing of one company (NVD.DE, TSM, ASML, BABA), its primary listing: such rows keep their values but segment totals count the company once.';
+COMMENT ON COLUMN marts.event_reaction.limit_day0 IS 'up or down when the day-0 close sat at the venue''s daily price limit (SSE/SZSE main board 10 %, ChiNext and STAR 20 %, KRX 30 %, TWSE 10 %, Tokyo''s yen bands; transforms/limits.py), else null. Indices, ETFs and futures have no limit.';
+COMMENT ON COLUMN marts.event_reaction.one_price_day0 IS 'True when day 0 was a one-price bar at the limit (open = high = low = close): the stock never traded away from the limit price.';
+COMMENT ON COLUMN marts.event_reaction.censored_day0 IS 'True when the day-0 return is censored by a price limit (limit_day0 is set): trading stopped at the limit, so the true reaction was at least as large as ret_day0 and ar_day0 (and the CARs that contain day 0) show.';
 COMMENT ON COLUMN marts.event_reaction.source IS 'Where the prices came from: yahoo, snapshot or demo (demo data is synthetic).';
 
 COMMENT ON TABLE marts.event_window IS 'Daily path of each reaction for charts: one row per (event_id, anchor, ticker, rel_day), rel_day -10..+20 sessions from the anchor''s day 0.';
@@ -105,6 +109,8 @@ COMMENT ON COLUMN marts.event_window.session_date IS 'Local date of that session
 COMMENT ON COLUMN marts.event_window.ret IS 'Simple return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.ar IS 'Abnormal return that session (fraction).';
 COMMENT ON COLUMN marts.event_window.car IS 'Cumulative abnormal return from rel_day -10 through this session (fraction).';
+COMMENT ON COLUMN marts.event_window.limit_hit IS 'up or down when this session''s close sat at the venue''s daily price limit (the return is censored: the true move was at least this large), else null; see marts.event_reaction.limit_day0.';
+COMMENT ON COLUMN marts.event_window.one_price IS 'True when this session was a one-price bar at the limit (open = high = low = close).';
 
 -- grain: one row per (event_id, anchor, segment, car_window); segment 'all' pools every
 -- non-benchmark security of the event, segment 'benchmark' (indices, ETFs, index futures) is

@@ -63,8 +63,8 @@ def test_bad_arguments(cli, loaded, args, needle):
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ("date,open,high,low,close,volume\n2025-01-02,1,1,1,abc,1\n",
-         "line 2: column 'close' has unparseable value 'abc'"),
+        ("date,open,high,low,close,volume\n2025-01-02,1,1,1,1,1,7\n",
+         "unreadable CSV (found more fields than defined"),
         ("", "NVDA.csv"),
     ],
 )
@@ -79,6 +79,32 @@ def test_malformed_or_empty_csv(cli, loaded, tmp_path, body, needle):
     line = _error_line(output)
     assert needle in line and "NVDA.csv" in line
     assert _sums(loaded) == before
+
+
+def test_unparseable_cell_quarantines_its_row_only(cli, tmp_path):
+    """One bad cell is a row fault: the row is quarantined with its text, the rest loads."""
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    (folder / "NVDA.csv").write_text("date,open,high,low,close,volume\n"
+                                     "2025-01-02,136,139,134,138.3,1\n"
+                                     "2025-01-03,140,144,139,abc,1\n"
+                                     "2025-01-06,148,152,147,149.4,1\n")
+    path = tmp_path / "fresh.duckdb"
+    code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(folder),
+                       "--tickers", "NVDA", "--start", "2025-01-02", "--end", "2025-01-06",
+                       "--warehouse", str(path), "--top", "0")
+    assert "Traceback" not in output
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute("SELECT row_key, row_json::VARCHAR FROM audit.quarantine "
+                           "WHERE list_contains(reasons, 'value_unparseable')").fetchall()
+        loaded = con.execute("SELECT session_date::VARCHAR FROM core.fact_price_daily "
+                             "WHERE ticker = 'NVDA' ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 1, output
+    assert "NVDA" in rows[0][0] and "abc" in rows[0][1]
+    assert loaded == [("2025-01-02",), ("2025-01-06",)], output
 
 
 def test_unwritable_warehouse_path(cli, tmp_path):

@@ -9,12 +9,20 @@ pytestmark = pytest.mark.slow
 def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     path = tmp_path / "w.duckdb"
     code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
-                       "--tickers", "NVDA,AAPL,META,^GSPC", "--warehouse", str(path))
+                       "--tickers", "NVDA,AAPL,META,^GSPC,300766.SZ,399001.SZ",
+                       "--warehouse", str(path))
     assert code == 0, output
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute(
         "SELECT event_id, ticker, ret_day0, ar_day0, source FROM marts.event_reaction "
         "WHERE day0 = DATE '2025-01-27' AND exchange_mic = 'XNAS' ORDER BY ticker").fetchall()
+    limits = con.execute(
+        "SELECT ticker, limit_day0, one_price_day0, censored_day0, ret_day0 "
+        "FROM marts.event_reaction WHERE event_id = 'deepseek-app-1-us-app-store' "
+        "AND ticker IN ('NVDA', '300766.SZ') ORDER BY ticker").fetchall()
+    window = con.execute(
+        "SELECT limit_hit, one_price FROM marts.event_window WHERE ticker = '300766.SZ' "
+        "AND event_id = 'deepseek-app-1-us-app-store' AND rel_day = 0").fetchall()
     con.close()
     by_ticker = {r[1]: r for r in rows}
     assert {r[0] for r in rows} == {"deepseek-app-1-us-app-store"}
@@ -22,3 +30,9 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     assert by_ticker["NVDA"][2] * 100 == pytest.approx(-16.97, abs=0.02)
     assert by_ticker["NVDA"][3] < -0.10 and by_ticker["NVDA"][4] == "snapshot"
     assert by_ticker["AAPL"][2] > 0 and by_ticker["META"][2] > 0  # Apple and Meta rose
+    # Merit Interactive: locked at ChiNext's +20 % limit all day, so its return is censored
+    merit = [r for r in limits if r[0] == "300766.SZ"]
+    assert merit and all(r[1:4] == ("up", True, True) for r in merit)
+    assert all(r[4] == pytest.approx(24.10 / 20.08 - 1, abs=1e-3) for r in merit)
+    assert all(r[1:4] == (None, False, False) for r in limits if r[0] == "NVDA")
+    assert window and all(w == ("up", True) for w in window)
