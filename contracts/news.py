@@ -139,9 +139,15 @@ NEWS_ATTENTION: dict[str, pl.DataType] = {
     "mean_sentiment": pl.Float64(),
     "top_headlines": pl.List(pl.String()),
     "news_sources": pl.List(pl.String()),
+    "publishers_event": pl.Int64(),
     "is_attention_day": pl.Boolean(),
     "attention_rel_day": pl.Int32(),
     "attention_date": pl.Date(),
+    "attention_stories": pl.Int64(),
+    "attention_publishers": pl.Int64(),
+    "attention_baseline": pl.Float64(),
+    "attention_burst": pl.Float64(),
+    "attention_reason": pl.String(),
 }
 
 #: marts.ticker_news_daily: one row per (ticker, news_date) with at least one story.

@@ -277,7 +277,8 @@ def read_news_for_marts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, p
     """(stories, tags) as the marts need them (inside the run's transaction: its own writes)."""
     news = query_frame(
         con,
-        "SELECT news_id, title, published_at, sentiment, n_channels, source FROM core.fact_news",
+        "SELECT news_id, title, published_at, sentiment, n_channels, source, publisher "
+        "FROM core.fact_news",
     )
     tags = query_frame(
         con,
@@ -289,7 +290,7 @@ def read_news_for_marts(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, p
         news = pl.DataFrame(schema={"news_id": pl.String, "title": pl.String,
                                     "published_at": pl.Datetime("us", "UTC"),
                                     "sentiment": pl.Float64, "n_channels": pl.Int64,
-                                    "source": pl.String})
+                                    "source": pl.String, "publisher": pl.String})
     if tags.height == 0:
         tags = pl.DataFrame(schema={"news_id": pl.String, "entity_type": pl.String,
                                     "entity_id": pl.String, "in_title": pl.Boolean})
@@ -353,7 +354,9 @@ def clear_detected_events(con: duckdb.DuckDBPyConnection) -> pl.Series:
 
 def read_attention(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """(event_id, attention_date) of every event with an attention day (marts.news_attention),
-    or None when there is none (no news loaded)."""
+    or None when there is none (no news loaded). An event whose attention day lacks the
+    evidence (``attention_reason`` set, ``attention_date`` null) is not among them, so it has
+    announcement rows only."""
     frame = query_frame(
         con,
         "SELECT DISTINCT event_id, attention_date FROM marts.news_attention "

@@ -15,6 +15,7 @@ from transforms import calendar
 from warehouse import seeds
 from warehouse.connection import connect, query_frame
 from warehouse.load import transaction
+from warehouse.news_load import read_attention
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "news"
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -67,6 +68,9 @@ def test_demo_news_fills_the_marts_and_a_rerun_adds_nothing(world):
     assert r1["attention_rel_day"].unique().to_list() == [4]
     peak = r1.filter(pl.col("is_attention_day")).row(0, named=True)
     assert peak["stories_event"] == r1["stories_event"].max()
+    assert peak["publishers_event"] == peak["attention_publishers"] >= 3  # the evidence
+    assert peak["attention_burst"] >= 3 and peak["attention_reason"] is None
+    assert peak["attention_stories"] == peak["stories_event"]
     assert peak["mean_sentiment"] < 0  # the scare
     assert len(peak["top_headlines"]) == 3 and peak["news_sources"] == ["demo"]
     assert one(con, "SELECT count(*) FROM marts.ticker_news_daily WHERE ticker = 'NVDA'") > 0
@@ -142,6 +146,16 @@ def test_replayed_feeds_with_broken_ones_load_the_rest_and_audit_the_failures(wo
         "lab:DeepSeek", "lab:NVIDIA", "ticker:ARM", "ticker:AVGO", "ticker:NVD.DE", "ticker:NVDA"]
     assert tags["Meta's metadata team ships Llama-2 update"] == [
         "lab:Meta", "model:llama-2", "ticker:META"]
+
+    # one story names R1 on Monday 2025-01-27 (a lab blog's, also on the newsroom feed) and
+    # one on Tuesday: not evidence of attention, so no attention day, and the reason stored
+    r1 = query_frame(
+        con, "SELECT DISTINCT attention_date, attention_stories, attention_publishers, "
+        "attention_baseline, attention_burst, attention_reason FROM marts.news_attention "
+        "WHERE event_id = 'deepseek-r1'")
+    assert r1.rows() == [(None, 1, 1, 1.0, 1.0, "too_few_publishers")]
+    assert one(con, "SELECT count(*) FROM marts.news_attention WHERE is_attention_day") == 0
+    assert read_attention(con) is None  # so no event gets attention-anchored rows
 
     again = run(con, "run-g", options, world)
     assert again["news.inserted"] == 0 and again["news.raw_landed"] == 0
