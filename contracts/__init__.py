@@ -74,6 +74,27 @@ RAW_ACTIONS: dict[str, pl.DataType] = {
 CORE_ACTIONS: dict[str, pl.DataType] = {k: v for k, v in RAW_ACTIONS.items() if k != "fetched_at"}
 ACTION_KINDS = ("dividend", "split")
 
+#: Hourly bars as a source delivers them: one row per ticker and bar start (UTC). ``interval``
+#: is the bar's length as the source names it ('1h'); prices are as traded, in the listing
+#: currency. Regular-session bars only (no pre/post market), as Yahoo's ``prepost=False``.
+RAW_INTRADAY: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "bar_start_utc": pl.Datetime("us", "UTC"),
+    "interval": pl.String(),
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+    "source": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+}
+#: core.fact_price_intraday: one row per (ticker, bar_start_utc), validated.
+CORE_INTRADAY: dict[str, pl.DataType] = {
+    k: v for k, v in RAW_INTRADAY.items() if k != "fetched_at"}
+#: The only bar length loaded today (the marts' hourly paths assume it).
+INTRADAY_INTERVAL = "1h"
+
 #: Daily simple returns of the adjusted close, per ticker and exchange session.
 RETURNS: dict[str, pl.DataType] = {
     "ticker": pl.String(),

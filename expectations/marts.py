@@ -28,6 +28,12 @@ car_not_running_sum              car != the running sum of ar from the window st
 n_above_n_securities             n (securities with a complete CAR) > n_securities
 **marts.event_propagation** (event_id, exchange_mic)
 n_with_ar_above_n_securities     n_with_ar > n_securities
+**marts.event_intraday** (event_id, anchor, ticker, bar_start_utc) and **_mark** (.., mark)
+ret_inconsistent                 ret_from_prev_close != close (price) / prev_close - 1
+close_above_high, _below_low     the bar's close outside its [low, high] (path)
+mark_unknown                     mark is not one of ``transforms.intraday.MARKS``
+price_unexplained                a mark's price is null without a missing_reason, or
+                                 set with one
 ================================ ==================================================
 
 Consistency rules compare within ``TOLERANCE`` (absolute): the sums are of a few dozen
@@ -48,6 +54,7 @@ import polars as pl
 from great_expectations.expectations.row_conditions import Column
 
 from expectations.runner import Rule, Suite, ValidationOutcome, unique_key_rule, validate
+from transforms.intraday import MARKS
 
 __all__ = [
     "MART_KEYS",
@@ -64,6 +71,8 @@ MART_KEYS: dict[str, list[str]] = {
     "marts.event_window": ["event_id", "anchor", "ticker", "rel_day"],
     "marts.event_segment_summary": ["event_id", "anchor", "segment", "car_window"],
     "marts.event_propagation": ["event_id", "anchor", "exchange_mic"],
+    "marts.event_intraday": ["event_id", "anchor", "ticker", "bar_start_utc"],
+    "marts.event_intraday_mark": ["event_id", "anchor", "ticker", "mark"],
 }
 TOLERANCE = 1e-9
 DEFAULT_WINDOW = (-10, 20)
@@ -237,6 +246,34 @@ def _propagation_rules(columns) -> list[Rule]:
     return rules
 
 
+def _intraday_checks(frame: pl.DataFrame) -> pl.DataFrame:
+    """``ret_gap``: |ret_from_prev_close - (price / prev_close - 1)|; ``price_explained``:
+    a mark's price is null exactly when it carries a ``missing_reason``."""
+    price = "price" if "price" in frame.columns else "close"
+    out = frame.with_columns(ret_gap=(pl.col("ret_from_prev_close")
+                                      - (pl.col(price) / pl.col("prev_close") - 1)).abs())
+    if "missing_reason" in frame.columns:
+        out = out.with_columns(
+            price_explained=pl.col("price").is_null() == pl.col("missing_reason").is_not_null())
+    return out
+
+
+def _intraday_rules(name: str, columns) -> list[Rule]:
+    rules = _common_rules(name, columns)
+    rules.append(_gap_rule("ret_gap", "ret_inconsistent"))
+    if "mark" in columns:
+        rules += [
+            Rule("mark_unknown", gxe.ExpectColumnValuesToBeInSet(column="mark",
+                                                                 value_set=list(MARKS))),
+            Rule("price_unexplained", gxe.ExpectColumnValuesToBeInSet(
+                column="price_explained", value_set=[True])),
+        ]
+    else:
+        rules.append(_at_most("close", "high", "close_above_high"))
+        rules.append(_at_most("low", "close", "close_below_low"))
+    return rules
+
+
 def mart_suites(
     marts: Mapping[str, pl.DataFrame], window: tuple[int, int] = DEFAULT_WINDOW
 ) -> dict[str, Suite]:
@@ -255,6 +292,8 @@ def mart_suites(
             rules, prepare = _summary_rules(columns), None
         elif name == "marts.event_propagation":
             rules, prepare = _propagation_rules(columns), None
+        elif name in ("marts.event_intraday", "marts.event_intraday_mark"):
+            rules, prepare = _intraday_rules(name, columns), _intraday_checks
         else:
             continue
         suites[name] = Suite(name=f"mart_{short}", dataset=name, rules=rules, prepare=prepare)

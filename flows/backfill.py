@@ -210,7 +210,7 @@ def extract_chunk(chunk: Chunk, spec: SourceSpec, ref: Reference) -> Batch:
     were loaded first."""
     batch = stage_batch(ref.source(spec), ref.reference_source(spec), ref,
                         dict.fromkeys(chunk.tickers, chunk.start), chunk.end,
-                        lead_in_days=LEAD_IN_DAYS)
+                        lead_in_days=LEAD_IN_DAYS, intraday_source=ref.intraday_source(spec))
     get_run_logger().info(
         "extract %s: %d price rows (%d tickers not ok); validate: %d pass, %d quarantined",
         chunk.label, batch.raw.height, len(batch.failed_tickers()), batch.prices.good.height,

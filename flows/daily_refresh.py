@@ -95,7 +95,7 @@ def stage(spec: SourceSpec, ref: Reference, starts: dict[str, date], end: date,
           context: pl.DataFrame) -> Batch:
     """Extract, conform and validate prices, share counts and FX (flows.stages.stage_batch)."""
     batch = stage_batch(ref.source(spec), ref.reference_source(spec), ref, starts, end,
-                        context=context)
+                        context=context, intraday_source=ref.intraday_source(spec))
     get_run_logger().info(
         "extract: %d price rows for %d tickers from %s (%d not ok), %d share counts, %d FX "
         "rates; validate: %d rows pass, %d quarantined",

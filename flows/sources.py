@@ -62,6 +62,35 @@ def make_reference_source(
     raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")
 
 
+def make_intraday_source(
+    name: str,
+    *,
+    securities: pl.DataFrame,
+    sessions: pl.DataFrame,
+    day0: pl.DataFrame,
+    events: pl.DataFrame,
+    snapshot_dir: Path | None = None,
+    seed: int | None = None,
+):
+    """The hourly-bar source twin of the price source ``name`` (``sources.intraday``)."""
+    if name == "yahoo":
+        from sources.yahoo_intraday import YahooIntradaySource
+
+        return YahooIntradaySource()
+    if name == "snapshot":
+        from sources.intraday import SnapshotIntradaySource
+
+        return SnapshotIntradaySource(_snapshot_dir(snapshot_dir))
+    if name == "demo":
+        from sources.demo_intraday import DemoIntradaySource
+
+        daily = make_source(name, securities=securities, sessions=sessions, day0=day0,
+                            events=events, seed=seed)
+        kwargs = {"seed": seed} if seed is not None else {}
+        return DemoIntradaySource(daily, securities, sessions, day0, **kwargs)
+    raise SourceError(f"unknown source {name!r}: choose one of {', '.join(SOURCES)}")
+
+
 def _snapshot_dir(snapshot_dir: Path | None) -> Path:
     """The snapshot folder both snapshot sources read, or the one-line error without it."""
     if snapshot_dir is None:

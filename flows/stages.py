@@ -25,8 +25,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from contracts import RAW_ACTIONS, ContractError, empty
+from contracts import CORE_INTRADAY, RAW_ACTIONS, RAW_INTRADAY, ContractError, empty
 from expectations.events import seed_refusal, validate_events, validate_universe
+from expectations.intraday import validate_intraday
 from expectations.marts import raise_on_rejected, validate_marts
 from expectations.prices import gap_report, validate_gaps, validate_prices
 from expectations.reference import (
@@ -40,12 +41,13 @@ from expectations.reference import (
 from expectations.runner import ValidationOutcome
 from flows.faults import checkpoint
 from flows.news_tasks import FetchedNews, load_news, reaction_inputs, read_detected_events
-from flows.sources import make_reference_source, make_source
-from sources.base import ExtractResult
+from flows.sources import make_intraday_source, make_reference_source, make_source
+from sources.base import EXTRACT_STATUS, ExtractResult
 from sources.reference import SHARE_KINDS
 from transforms import calendar, detection, prices
 from transforms.event_study import MODELS, EventStudyConfig
-from transforms.reactions import build_reaction_marts
+from transforms.intraday import build_intraday_marts, intraday_to_core
+from transforms.reactions import anchor_day0, build_reaction_marts
 from warehouse import load, seeds
 
 #: Sessions are built from this date (or a backfill's start, if earlier).
@@ -148,6 +150,14 @@ class Reference:
             snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None, seed=spec.seed,
         )
 
+    def intraday_source(self, spec: SourceSpec):
+        """The hourly-bar source twin of the price source."""
+        return make_intraday_source(
+            spec.name, securities=self.securities, sessions=self.sessions, day0=self.day0,
+            events=self.events,
+            snapshot_dir=Path(spec.snapshot_dir) if spec.snapshot_dir else None, seed=spec.seed,
+        )
+
     def portable(self) -> Reference:
         """Without the GX results (what a task on another process needs)."""
         return dataclasses.replace(self, checks=())
@@ -233,22 +243,27 @@ class Batch:
     reference_status: pl.DataFrame
     actions_check: ValidationOutcome
     actions: pl.DataFrame
+    intraday_check: ValidationOutcome
+    intraday_status: pl.DataFrame
 
     @property
     def outcomes(self) -> list[ValidationOutcome]:
-        return [self.prices, self.shares_check, self.fx_check, self.actions_check]
+        return [self.prices, self.shares_check, self.fx_check, self.actions_check,
+                self.intraday_check]
 
     def failed_tickers(self) -> list[str]:
         """A price that did not arrive makes a run partial; for reference data only errors do
         (a recording may simply hold no share counts)."""
         return (self.status.filter(pl.col("status") != "ok")["ticker"].to_list()
-                + self.reference_status.filter(pl.col("status") == "error")["ticker"].to_list())
+                + self.reference_status.filter(pl.col("status") == "error")["ticker"].to_list()
+                + self.intraday_status.filter(pl.col("status") == "error")["ticker"].to_list())
 
     def portable(self) -> Batch:
         """Without GX's own result objects (what a Dask worker sends back)."""
         return dataclasses.replace(
             self, **{name: dataclasses.replace(getattr(self, name), gx_result=None)
-                     for name in ("prices", "shares_check", "fx_check", "actions_check")}
+                     for name in ("prices", "shares_check", "fx_check", "actions_check",
+                                  "intraday_check")}
         )
 
 
@@ -279,7 +294,8 @@ def _in_batch(frame: pl.DataFrame, starts: pl.DataFrame, day: str = "session_dat
 
 
 def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date], end: date,
-                *, context: pl.DataFrame | None = None, lead_in_days: int = 0) -> Batch:
+                *, context: pl.DataFrame | None = None, lead_in_days: int = 0,
+                intraday_source=None) -> Batch:
     """Extract, conform and validate prices from each ticker's start to ``end`` (with the
     corporate actions the source reports beside them), and the share counts and FX that value
     them. Touches no warehouse.
@@ -310,13 +326,33 @@ def stage_batch(source, reference_source, ref: Reference, starts: dict[str, date
     shares = reference_source.shares(share_tickers, first - timedelta(SHARES_LOOKBACK_DAYS), end)
     fx = reference_source.fx(currencies, first - timedelta(FX_LOOKBACK_DAYS), end)
     shares_check, fx_check = validate_shares(shares.frame), validate_fx(fx.frame)
+    hourly = stage_intraday(intraday_source, ref, starts, end)
     return Batch(
         raw=raw, status=extracted.status, prices=checked,
         shares_check=shares_check, fx_check=fx_check,
         shares=shares_to_core(shares_check.good), fx=fx_to_core(fx_check.good),
         reference_status=pl.concat([shares.status, fx.status]),
         actions_check=actions_check, actions=actions_to_core(actions_check.good),
+        intraday_check=hourly[0], intraday_status=hourly[1],
     )
+
+
+def stage_intraday(intraday_source, ref: Reference, starts: dict[str, date], end: date
+                   ) -> tuple[ValidationOutcome, pl.DataFrame]:
+    """Hourly bars from each ticker's start (one fetch per distinct start), placed in their
+    venue sessions and validated: (the suite's outcome, one status row per ticker). Without a
+    source, nothing is fetched and nothing is reported."""
+    results = []
+    if intraday_source is not None:
+        groups: dict[date, list[str]] = {}
+        for ticker, start in starts.items():
+            groups.setdefault(start, []).append(ticker)
+        results = [intraday_source.intraday(group, start, end)
+                   for start, group in sorted(groups.items())]
+    frames = [r.frame for r in results] or [empty(RAW_INTRADAY)]
+    status = [r.status for r in results] or [empty(EXTRACT_STATUS)]
+    bars = intraday_to_core(pl.concat(frames), ref.securities, ref.sessions)
+    return validate_intraday(bars), pl.concat(status)
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: Batch) -> dict[str, int]:
@@ -343,7 +379,13 @@ def load_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: Batch) -> dic
         merged = upsert(con, good, run_id)
         counts |= {f"{name}.inserted": merged["inserted"], f"{name}.updated": merged["updated"]}
         counts[f"{name}.quarantined"] = load.quarantine(con, check.rejected, name, key, run_id)
-    statuses = pl.concat([batch.status, batch.reference_status])
+    hourly = batch.intraday_check
+    merged = load.upsert_intraday(con, hourly.good.select(*CORE_INTRADAY, "session_date"),
+                                  run_id)
+    counts |= {"intraday.inserted": merged["inserted"], "intraday.updated": merged["updated"]}
+    counts["intraday.quarantined"] = load.quarantine(con, hourly.rejected, "intraday",
+                                                     ["ticker", "bar_start_utc"], run_id)
+    statuses = pl.concat([batch.status, batch.reference_status, batch.intraday_status])
     load.append(con, "audit.extract_status", statuses.with_columns(run_id=pl.lit(run_id)))
     record_outcomes(con, run_id, batch.outcomes)
     return counts
@@ -377,6 +419,9 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
         history, ref.securities, ref.sessions, study.day0, study.events, config,
         shares=load.read_shares(con), fx=load.read_fx(con), attention=study.attention,
     )
+    marts |= {f"marts.{name}": frame for name, frame in build_intraday_marts(
+        load.read_intraday(con), history, ref.securities, ref.sessions,
+        anchor_day0(study.day0, ref.sessions, study.attention), study.events).items()}
     checks = [validate_gaps(gaps), *validate_marts(marts, config.window)]
     raise_on_rejected(checks[1:])  # a mart failure is a bug: roll the run back
     for table, frame in marts.items():

@@ -100,6 +100,27 @@ def upsert_fx(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -
                   ("usd_per_unit", "source"), run_id)
 
 
+#: The columns of core.fact_price_intraday a MERGE compares and writes.
+INTRADAY_VALUES = ("interval", "session_date", "open", "high", "low", "close", "volume",
+                   "source")
+
+
+def upsert_intraday(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
+    """MERGE validated hourly bars into core.fact_price_intraday (a re-fetched bar of a session
+    that had not closed is replaced; an unchanged one keeps its run)."""
+    return upsert(con, "core.fact_price_intraday", good, ("ticker", "bar_start_utc"),
+                  INTRADAY_VALUES, run_id)
+
+
+def read_intraday(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """All loaded hourly bars (inside the run's transaction this includes its own writes)."""
+    return query_frame(
+        con,
+        "SELECT ticker, bar_start_utc, session_date, open, high, low, close, volume "
+        "FROM core.fact_price_intraday ORDER BY ticker, bar_start_utc",
+    ).with_columns(pl.col("bar_start_utc").cast(pl.Datetime("us", "UTC")))
+
+
 def upsert_actions(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: str) -> dict:
     """MERGE corporate actions into core.fact_corporate_action."""
     return upsert(con, "core.fact_corporate_action", good, ("ticker", "ex_date", "action"),

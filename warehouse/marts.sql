@@ -212,3 +212,62 @@ COMMENT ON COLUMN marts.event_propagation.benchmark_ticker IS 'Home index the ve
 COMMENT ON COLUMN marts.event_propagation.benchmark_ret_day0 IS 'Return of benchmark_ticker on the venue''s day-0 date (fraction); null when it has no price that day. Its abnormal return is zero by construction, so none is given.';
 COMMENT ON COLUMN marts.event_propagation.n_etf_futures IS 'ETFs and index futures of the venue (core.dim_security.kind etf or future) with a day-0 return in marts.event_reaction.';
 COMMENT ON COLUMN marts.event_propagation.etf_futures_median_ret_day0 IS 'Median day-0 return (fraction) of those ETFs and futures: the only reading on venues that list nothing else (XCME index futures, ARCX ETFs). Indices are left out (see benchmark_ret_day0).';
+
+-- grain: one row per (event_id, anchor, ticker, bar_start_utc): the hourly bars of each
+-- security's day-0 session (only where hourly bars were loaded)
+CREATE TABLE IF NOT EXISTS marts.event_intraday (
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, ticker VARCHAR NOT NULL,
+    exchange_mic VARCHAR NOT NULL, segment VARCHAR NOT NULL, day0 DATE NOT NULL,
+    bar_start_utc TIMESTAMPTZ NOT NULL, bar_end_utc TIMESTAMPTZ NOT NULL,
+    prev_close DOUBLE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE NOT NULL,
+    volume DOUBLE, ret_from_prev_close DOUBLE, low_from_prev_close DOUBLE,
+    high_from_prev_close DOUBLE,
+    PRIMARY KEY (event_id, anchor, ticker, bar_start_utc)
+);
+
+-- grain: one row per (event_id, anchor, ticker, mark): the price at each named instant of
+-- day 0 (transforms/intraday.py MARKS)
+CREATE TABLE IF NOT EXISTS marts.event_intraday_mark (
+    event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, ticker VARCHAR NOT NULL,
+    exchange_mic VARCHAR NOT NULL, segment VARCHAR NOT NULL, day0 DATE NOT NULL,
+    mark VARCHAR NOT NULL, mark_utc TIMESTAMPTZ, prev_close DOUBLE, price DOUBLE,
+    ret_from_prev_close DOUBLE, price_source VARCHAR, as_of_utc TIMESTAMPTZ,
+    hourly_bars BOOLEAN NOT NULL, missing_reason VARCHAR,
+    PRIMARY KEY (event_id, anchor, ticker, mark)
+);
+
+COMMENT ON TABLE marts.event_intraday IS 'The day-0 session hour by hour: one row per (event_id, anchor, ticker, bar_start_utc) for every security with hourly bars (core.fact_price_intraday), each bar''s return from the previous official close. "NQ=F before the US open" is WHERE ticker = ''NQ=F'' AND bar_end_utc <= the US open (or see marts.event_intraday_mark).';
+COMMENT ON COLUMN marts.event_intraday.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON COLUMN marts.event_intraday.anchor IS 'Which day 0 (part of the key): announcement or attention, as in marts.event_reaction.anchor.';
+COMMENT ON COLUMN marts.event_intraday.ticker IS 'Yahoo-style symbol (core.dim_security.ticker).';
+COMMENT ON COLUMN marts.event_intraday.exchange_mic IS 'ISO 10383 MIC of the security''s venue.';
+COMMENT ON COLUMN marts.event_intraday.segment IS 'AI supply-chain segment (core.dim_security.segment).';
+COMMENT ON COLUMN marts.event_intraday.day0 IS 'Local date of the venue''s day-0 session; every bar of the row belongs to it (CME Globex sessions open the previous evening).';
+COMMENT ON COLUMN marts.event_intraday.bar_start_utc IS 'Start of the hourly bar (UTC).';
+COMMENT ON COLUMN marts.event_intraday.bar_end_utc IS 'End of the hourly bar (UTC): bar_start_utc + 1 hour; the bar''s close is the price at this instant (or at the session close, if earlier).';
+COMMENT ON COLUMN marts.event_intraday.prev_close IS 'Official (daily) close of the session before day 0, as traded: the base of every return of the row; null when that close was not loaded.';
+COMMENT ON COLUMN marts.event_intraday.open IS 'Bar open, as traded, in the listing currency.';
+COMMENT ON COLUMN marts.event_intraday.high IS 'Bar high.';
+COMMENT ON COLUMN marts.event_intraday.low IS 'Bar low.';
+COMMENT ON COLUMN marts.event_intraday.close IS 'Bar close.';
+COMMENT ON COLUMN marts.event_intraday.volume IS 'Bar volume (indices carry 0).';
+COMMENT ON COLUMN marts.event_intraday.ret_from_prev_close IS 'close / prev_close - 1 (fraction): the move from the previous official close to the end of this bar.';
+COMMENT ON COLUMN marts.event_intraday.low_from_prev_close IS 'low / prev_close - 1: the deepest point of the bar against the previous close.';
+COMMENT ON COLUMN marts.event_intraday.high_from_prev_close IS 'high / prev_close - 1.';
+
+COMMENT ON TABLE marts.event_intraday_mark IS 'The price of each security at named instants of its day 0: one row per (event_id, anchor, ticker, mark), mark in announcement, us_cash_open, venue_open, venue_close, intraday_low, intraday_high, each with its return from the previous official close. A price is never guessed: where it is unknown it is null and missing_reason says why (docs/method.md §5).';
+COMMENT ON COLUMN marts.event_intraday_mark.event_id IS 'Event identifier (core.dim_event.event_id).';
+COMMENT ON COLUMN marts.event_intraday_mark.anchor IS 'Which day 0 (part of the key): announcement or attention, as in marts.event_reaction.anchor.';
+COMMENT ON COLUMN marts.event_intraday_mark.ticker IS 'Yahoo-style symbol (core.dim_security.ticker).';
+COMMENT ON COLUMN marts.event_intraday_mark.exchange_mic IS 'ISO 10383 MIC of the security''s venue.';
+COMMENT ON COLUMN marts.event_intraday_mark.segment IS 'AI supply-chain segment (core.dim_security.segment).';
+COMMENT ON COLUMN marts.event_intraday_mark.day0 IS 'Local date of the venue''s day-0 session.';
+COMMENT ON COLUMN marts.event_intraday_mark.mark IS 'announcement (the catalog''s announcement instant, where it has a time), us_cash_open (NYSE''s open on the event''s US day 0: 14:30 UTC, 13:30 UTC in US daylight time), venue_open, venue_close (the day-0 session''s own open and close), intraday_low, intraday_high (the day-0 daily bar''s low and high).';
+COMMENT ON COLUMN marts.event_intraday_mark.mark_utc IS 'The instant of the mark (UTC); null for intraday_low and intraday_high (a daily bar does not say when) and for an announcement without a time.';
+COMMENT ON COLUMN marts.event_intraday_mark.prev_close IS 'Official (daily) close of the session before day 0, as traded: the base of ret_from_prev_close.';
+COMMENT ON COLUMN marts.event_intraday_mark.price IS 'The last price known at mark_utc (listing currency): the previous close before the venue opened, the day-0 close after it closed, the daily open at the open, and in between the open of the hourly bar holding the instant. Null when unknown (see missing_reason).';
+COMMENT ON COLUMN marts.event_intraday_mark.ret_from_prev_close IS 'price / prev_close - 1 (fraction). For us_cash_open: how far the security had moved by the time New York opened.';
+COMMENT ON COLUMN marts.event_intraday_mark.price_source IS 'Where price comes from: previous_close (the venue had not opened), daily (the daily bar: open, close, low, high), hourly (an hourly bar); null when price is null.';
+COMMENT ON COLUMN marts.event_intraday_mark.as_of_utc IS 'The instant price was observed: the bar start for an hourly price, the session open or close for a daily one; null for intraday_low and intraday_high.';
+COMMENT ON COLUMN marts.event_intraday_mark.hourly_bars IS 'True when the security has hourly bars for its day-0 session; false means every instant inside the session is null (no_hourly_bars), never interpolated.';
+COMMENT ON COLUMN marts.event_intraday_mark.missing_reason IS 'Why price is null: time_unknown (the announcement has a date only), no_us_session (no US day 0 for the event), outside_window (the instant is before the previous close), no_hourly_bars (the venue was open at the instant and no hourly bar exists), no_previous_close, no_daily_bar. Null when price is known.';

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     path = tmp_path / "w.duckdb"
     code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
-                       "--tickers", "NVDA,AAPL,META,^GSPC,300766.SZ,399001.SZ",
+                       "--tickers", "NVDA,AAPL,META,^GSPC,300766.SZ,399001.SZ,NQ=F",
                        "--warehouse", str(path))
     assert code == 0, output
     con = duckdb.connect(str(path), read_only=True)
@@ -23,7 +23,16 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     window = con.execute(
         "SELECT limit_hit, one_price FROM marts.event_window WHERE ticker = '300766.SZ' "
         "AND event_id = 'deepseek-app-1-us-app-store' AND rel_day = 0").fetchall()
+    nq = con.execute(
+        "SELECT ret_from_prev_close, price_source FROM marts.event_intraday_mark "
+        "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement' "
+        "AND ticker = 'NQ=F' AND mark = 'us_cash_open'").fetchall()
+    bars = con.execute("SELECT count(*) FROM core.fact_price_intraday "
+                       "WHERE ticker = 'NQ=F'").fetchall()[0][0]
     con.close()
+    # hourly bars loaded; Nasdaq futures were down about 3 % before New York opened
+    assert bars > 0 and len(nq) == 1 and nq[0][1] == "hourly"
+    assert -0.045 < nq[0][0] < -0.025
     by_ticker = {r[1]: r for r in rows}
     assert {r[0] for r in rows} == {"deepseek-app-1-us-app-store"}
     # close 142.58099365234375 -> 118.38761138916016 in the recording: -16.97 %
