@@ -46,7 +46,11 @@ from sources.base import EXTRACT_STATUS, ExtractResult
 from sources.reference import SHARE_KINDS
 from transforms import calendar, detection, prices
 from transforms.event_study import MODELS, EventStudyConfig
-from transforms.intraday import build_intraday_marts, intraday_to_core
+from transforms.intraday import (
+    build_intraday_marts,
+    intraday_to_core,
+    propagation_at_us_open,
+)
 from transforms.reactions import anchor_day0, build_reaction_marts
 from warehouse import load, seeds
 
@@ -422,6 +426,8 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
     marts |= {f"marts.{name}": frame for name, frame in build_intraday_marts(
         load.read_intraday(con), history, ref.securities, ref.sessions,
         anchor_day0(study.day0, ref.sessions, study.attention), study.events).items()}
+    marts["marts.event_propagation"] = propagation_at_us_open(
+        marts["marts.event_propagation"], marts["marts.event_intraday_mark"])
     checks = [validate_gaps(gaps), *validate_marts(marts, config.window)]
     raise_on_rejected(checks[1:])  # a mart failure is a bug: roll the run back
     for table, frame in marts.items():

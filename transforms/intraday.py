@@ -222,3 +222,21 @@ def build_intraday_marts(bars: pl.DataFrame, daily: pl.DataFrame, securities: pl
         "event_intraday": event_intraday_path(units, bars),
         "event_intraday_mark": event_intraday_marks(units, bars, events, anchored, sessions),
     }
+
+
+def propagation_at_us_open(propagation: pl.DataFrame, marks: pl.DataFrame) -> pl.DataFrame:
+    """``marts.event_propagation`` with each venue measured at one common instant, the US cash
+    open: ``n_at_us_open`` securities (benchmarks left out, as for the day-0 medians) with a
+    known price then, and their ``median_ret_us_open`` from the previous close."""
+    at_open = (
+        marks.filter((pl.col("mark") == "us_cash_open") & (pl.col("segment") != "benchmark"))
+        .group_by("event_id", "anchor", "exchange_mic")
+        .agg(n_at_us_open=pl.col("ret_from_prev_close").count().cast(pl.Int64),
+             median_ret_us_open=pl.col("ret_from_prev_close").median())
+    )
+    return (
+        propagation.drop("n_at_us_open", "median_ret_us_open", strict=False)
+        .join(at_open, on=["event_id", "anchor", "exchange_mic"], how="left",
+              maintain_order="left")
+        .with_columns(pl.col("n_at_us_open").fill_null(0))
+    )

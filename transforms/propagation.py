@@ -12,6 +12,12 @@ in which order the markets priced the news. Per venue:
   (Amsterdam and Xetra; the US cash venues XNAS, XNYS and ARCX, which are kept as separate
   rows because securities, benchmarks and day 0 are keyed by MIC — group them by
   ``close_order`` or ``venue_group`` for one "US cash" line).
+* ``first_trade_utc`` / ``reaction_order``: the first instant each venue could trade on the
+  news (the later of the announcement and its day-0 open) and its dense rank: the order in
+  which markets *could react*. CME Globex opens the evening before, so index futures rank
+  ahead of every cash market although they close last. Rows are sorted by it.
+* ``n_at_us_open`` / ``median_ret_us_open``: every venue measured at one instant, the US cash
+  open (filled from the intraday marks by ``transforms.intraday.propagation_at_us_open``).
 * ``n_securities`` / ``n_with_ar``: non-benchmark securities of the venue in
   marts.event_reaction with a day-0 return / a day-0 abnormal return.
 * ``median_ar_day0``, ``mean_ar_day0``, ``median_ret_day0``, ``mean_ret_day0`` over those
@@ -146,7 +152,12 @@ def event_propagation(
             pl.col("n_securities", "n_with_ar", "n_etf_futures").fill_null(0),
             close_order=pl.col("day0_close_utc").rank("dense").over("event_id").cast(pl.Int64),
             hours_after_announcement=hours,
+            # the first instant the venue could trade on the news: its day-0 open, or the
+            # announcement itself if the session was already open
+            first_trade_utc=pl.max_horizontal("announced_at", "day0_open_utc"),
         )
+        .with_columns(reaction_order=pl.col("first_trade_utc").rank("dense").over("event_id")
+                      .cast(pl.Int64))
         .select(
             "event_id",
             "event_name",
@@ -160,6 +171,8 @@ def event_propagation(
             "day0_close_utc",
             "closed_market",
             "close_order",
+            "first_trade_utc",
+            "reaction_order",
             "hours_after_announcement",
             "n_securities",
             "n_with_ar",
@@ -171,6 +184,9 @@ def event_propagation(
             "benchmark_ret_day0",
             "n_etf_futures",
             "etf_futures_median_ret_day0",
+            # filled from the intraday marks (transforms.intraday.propagation_at_us_open)
+            n_at_us_open=pl.lit(0, pl.Int64),
+            median_ret_us_open=pl.lit(None, pl.Float64),
         )
-        .sort("event_id", "close_order", "exchange_mic")
+        .sort("event_id", "reaction_order", "close_order", "exchange_mic")
     )

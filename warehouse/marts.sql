@@ -139,12 +139,14 @@ CREATE TABLE IF NOT EXISTS marts.event_propagation (
     exchange_mic VARCHAR NOT NULL, venue_name VARCHAR NOT NULL, venue_group VARCHAR NOT NULL,
     day0 DATE NOT NULL, day0_open_utc TIMESTAMPTZ, day0_close_utc TIMESTAMPTZ NOT NULL,
     closed_market BOOLEAN NOT NULL, close_order INTEGER NOT NULL,
+    first_trade_utc TIMESTAMPTZ NOT NULL, reaction_order INTEGER NOT NULL,
     hours_after_announcement DOUBLE NOT NULL,
     n_securities INTEGER NOT NULL, n_with_ar INTEGER NOT NULL,
     median_ar_day0 DOUBLE, mean_ar_day0 DOUBLE, median_ret_day0 DOUBLE, mean_ret_day0 DOUBLE,
     benchmark_ticker VARCHAR, benchmark_ret_day0 DOUBLE,
     n_etf_futures INTEGER NOT NULL, etf_futures_median_ret_day0 DOUBLE,
     detected BOOLEAN NOT NULL,
+    n_at_us_open INTEGER NOT NULL, median_ret_us_open DOUBLE,
     PRIMARY KEY (event_id, anchor, exchange_mic)
 );
 
@@ -197,6 +199,10 @@ COMMENT ON COLUMN marts.event_propagation.exchange_mic IS 'ISO 10383 MIC of the 
 COMMENT ON COLUMN marts.event_propagation.venue_name IS 'Venue name, e.g. Tokyo Stock Exchange.';
 COMMENT ON COLUMN marts.event_propagation.venue_group IS 'City or market the venue belongs to (Tokyo, Seoul, Taipei, Hong Kong, Shenzhen, Amsterdam/Frankfurt, US futures, US cash); group by it to merge venues with one close.';
 COMMENT ON COLUMN marts.event_propagation.day0 IS 'Local date of the venue''s day 0 for this anchor: its first session closing after announced_at (announcement) or on or after the attention day (attention).';
+COMMENT ON COLUMN marts.event_propagation.first_trade_utc IS 'The first instant the venue could trade on the news: the later of announced_at and day0_open_utc (CME Globex, open from Sunday 23:00 UTC, trades before any cash market).';
+COMMENT ON COLUMN marts.event_propagation.reaction_order IS 'Dense rank of first_trade_utc within the event and anchor: the order in which markets could react (1 = first). close_order keeps the close-to-close view beside it.';
+COMMENT ON COLUMN marts.event_propagation.n_at_us_open IS 'Non-benchmark securities of the venue with a known price at the US cash open (marts.event_intraday_mark, mark us_cash_open): venues already closed count from their close, open venues only with hourly bars.';
+COMMENT ON COLUMN marts.event_propagation.median_ret_us_open IS 'Median return from the previous official close to the US cash open over those n_at_us_open securities: every venue measured at one common instant; null when none is known.';
 COMMENT ON COLUMN marts.event_propagation.day0_open_utc IS 'Open of the day-0 session (UTC). CME Globex futures open the previous evening, so they trade the news before the cash markets even though they close later.';
 COMMENT ON COLUMN marts.event_propagation.day0_close_utc IS 'Close of the day-0 session (UTC): the instant by which the venue had priced the news.';
 COMMENT ON COLUMN marts.event_propagation.closed_market IS 'True when a holiday or closure pushed the venue''s day 0 past an ordinary weekday.';

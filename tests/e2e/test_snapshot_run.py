@@ -29,7 +29,18 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
         "AND ticker = 'NQ=F' AND mark = 'us_cash_open'").fetchall()
     bars = con.execute("SELECT count(*) FROM core.fact_price_intraday "
                        "WHERE ticker = 'NQ=F'").fetchall()[0][0]
+    order = dict(con.execute(
+        "SELECT exchange_mic, reaction_order FROM marts.event_propagation "
+        "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement'").fetchall())
+    at_open = dict(con.execute(
+        "SELECT exchange_mic, median_ret_us_open FROM marts.event_propagation "
+        "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement' "
+        "AND n_at_us_open > 0").fetchall())
     con.close()
+    # markets in the order they could react: Shenzhen and CME Globex before New York
+    assert order["XSHE"] < order["XNAS"] and order["XCME"] < order["XNAS"]
+    # measured at the US open: Shenzhen from its close (Merit +20 %), New York from its open
+    assert at_open["XSHE"] > 0.1 and at_open["XNAS"] < 0
     # hourly bars loaded; Nasdaq futures were down about 3 % before New York opened
     assert bars > 0 and len(nq) == 1 and nq[0][1] == "hourly"
     assert -0.045 < nq[0][0] < -0.025
