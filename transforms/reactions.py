@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.benchmarks import resolve_benchmarks
 from transforms.detection import DETECTED_PREFIX, ORIGIN_DETECTED
 from transforms.event_panel import build_panel, catalog_overlaps
 from transforms.event_study import (
@@ -111,6 +112,7 @@ def build_reaction_marts(
     ``events`` may carry ``origin`` (core.dim_event): 'detected' rows are flagged.
     """
     anchored = anchor_day0(day0, sessions, attention)
+    securities = resolve_benchmarks(securities, prices)
     returns = daily_returns(prices, securities, sessions).join(
         limit_flags(prices.select("ticker", "session_date", "open", "high", "low", "close"),
                     securities).select("ticker", "session_date", "limit_hit", "one_price"),
@@ -189,7 +191,8 @@ def _marts_for(
         .join(day0_rows, on=unit, how="left")
         .join(
             securities.select(
-                "ticker", "segment", "exchange_mic", "benchmark", security_name="name"
+                "ticker", "segment", "exchange_mic", "benchmark", "benchmark_fallback",
+                security_name="name"
             ),
             on="ticker",
         )

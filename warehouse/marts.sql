@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     lab VARCHAR NOT NULL, announced_at TIMESTAMPTZ NOT NULL, detected BOOLEAN NOT NULL,
     ticker VARCHAR NOT NULL, security_name VARCHAR NOT NULL, segment VARCHAR NOT NULL,
     exchange_mic VARCHAR NOT NULL, benchmark VARCHAR NOT NULL,
+    benchmark_fallback BOOLEAN NOT NULL,
     day0 DATE NOT NULL, closed_market BOOLEAN NOT NULL,
     confounded BOOLEAN NOT NULL, confounding_events VARCHAR[] NOT NULL,
     estimation_overlap BOOLEAN NOT NULL, n_overlapping_events INTEGER NOT NULL,
@@ -50,7 +51,8 @@ COMMENT ON COLUMN marts.event_reaction.ticker IS 'Yahoo-style symbol (core.dim_s
 COMMENT ON COLUMN marts.event_reaction.security_name IS 'Company or instrument name.';
 COMMENT ON COLUMN marts.event_reaction.segment IS 'AI supply-chain segment of the security (accelerators, foundry, memory, ...).';
 COMMENT ON COLUMN marts.event_reaction.exchange_mic IS 'ISO 10383 MIC of the listing venue; its calendar defines the sessions.';
-COMMENT ON COLUMN marts.event_reaction.benchmark IS 'Ticker of the home-market index the market model regresses on.';
+COMMENT ON COLUMN marts.event_reaction.benchmark IS 'Ticker of the index the market model regresses on: the home-market index, or the fallback when that has no data (benchmark_fallback).';
+COMMENT ON COLUMN marts.event_reaction.benchmark_fallback IS 'True when the security''s own benchmark (core.dim_security.benchmark) has no prices and the regression used the next link of the chain in transforms/benchmarks.py: the region''s broad index, then ^GSPC. An approximation: filter it out for strict studies.';
 COMMENT ON COLUMN marts.event_reaction.day0 IS 'Local date of day 0 for this anchor: announcement = the first session of the venue closing after announced_at; attention = the venue''s first session on or after the attention day.';
 COMMENT ON COLUMN marts.event_reaction.closed_market IS 'True when a holiday or closure of the venue pushed day 0 past an ordinary weekday (announcement) or past the attention day (attention): rolled forward.';
 COMMENT ON COLUMN marts.event_reaction.confounded IS 'True when another event has its announcement day 0 on this venue within [-1,+1] sessions of this row''s day 0: the reaction may not be this event''s alone.';

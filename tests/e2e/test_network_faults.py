@@ -31,7 +31,7 @@ import importlib.util
 import itertools
 import json
 import random
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -62,6 +62,7 @@ RUN1_END, RUN2_END = date(2025, 1, 17), date(2025, 1, 31)
 #: NVDA's chart carries a dividend with this ex-date, inside both runs' windows
 DIVIDEND_DAY = date(2025, 1, 14)
 ATTEMPTS = 4  # YahooSource's default
+HOURLY_ASKED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 class FakeYahoo(_fake_module.FakeYahoo):
@@ -134,6 +135,7 @@ def yahoo(install_yahoo_wire):
 
 def _faked(monkeypatch, install_yahoo_wire):
     import sources.yahoo
+    import sources.yahoo_intraday
     import sources.yahoo_reference
 
     fake = install_yahoo_wire(monkeypatch, FakeYahoo())
@@ -152,7 +154,16 @@ def _faked(monkeypatch, install_yahoo_wire):
         def __init__(self, **kw):
             super().__init__(**settings(kw))
 
+    class Hourly(sources.yahoo_intraday.YahooIntradaySource):
+        """Asked in 2030: these windows are beyond Yahoo's 730 days of hourly bars, so the
+        hourly source sends nothing and the faults here stay the daily ones (its own faults
+        are tested in tests/sources/test_intraday.py)."""
+
+        def __init__(self, **kw):
+            super().__init__(**settings({"clock": lambda: HOURLY_ASKED_AT, **kw}))
+
     monkeypatch.setattr(sources.yahoo, "YahooSource", Prices)
+    monkeypatch.setattr(sources.yahoo_intraday, "YahooIntradaySource", Hourly)
     monkeypatch.setattr(sources.yahoo_reference, "YahooReferenceSource", Reference)
     yield fake
     YfData.cache_get.cache_clear()

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     path = tmp_path / "w.duckdb"
     code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
-                       "--tickers", "NVDA,AAPL,META,^GSPC,300766.SZ,399001.SZ,NQ=F",
+                       "--tickers", "NVDA,AAPL,META,^GSPC,300766.SZ,399001.SZ,NQ=F,ASML.AS,^GDAXI",
                        "--warehouse", str(path))
     assert code == 0, output
     con = duckdb.connect(str(path), read_only=True)
@@ -36,7 +36,13 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
         "SELECT exchange_mic, median_ret_us_open FROM marts.event_propagation "
         "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement' "
         "AND n_at_us_open > 0").fetchall())
+    asml = con.execute(
+        "SELECT benchmark, benchmark_fallback, ar_day0 FROM marts.event_reaction "
+        "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement' "
+        "AND ticker = 'ASML.AS'").fetchall()
     con.close()
+    # ASML's own index (^AEX) is not recorded: the chain falls back to ^GDAXI, flagged
+    assert asml == [("^GDAXI", True, asml[0][2])] and asml[0][2] < -0.03
     # markets in the order they could react: Shenzhen and CME Globex before New York
     assert order["XSHE"] < order["XNAS"] and order["XCME"] < order["XNAS"]
     # measured at the US open: Shenzhen from its close (Merit +20 %), New York from its open
