@@ -227,12 +227,14 @@ def query(
         con.close()
 
 
-from flows.eventstudy_cmd import eventstudy  # noqa: E402  (commands register on `app`)
+from flows.event_cmd import event  # noqa: E402  (commands register on `app`)
+from flows.eventstudy_cmd import eventstudy  # noqa: E402
 from flows.ops_cmds import backfill, serve, status  # noqa: E402
 from flows.quarantine_cmd import quarantine_app  # noqa: E402
 from flows.sentiment_cmd import sentiment  # noqa: E402
 from flows.serving_cmds import docs, report  # noqa: E402
 
+app.command()(event)
 app.command()(eventstudy)
 app.command()(sentiment)
 app.command()(serve)

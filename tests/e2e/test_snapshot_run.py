@@ -62,3 +62,60 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     assert all(r[4] == pytest.approx(24.10 / 20.08 - 1, abs=1e-3) for r in merit)
     assert all(r[1:4] == (None, False, False) for r in limits if r[0] == "NVDA")
     assert window and all(w == ("up", True) for w in window)
+
+
+STORY = "NVDA,NQ=F,ES=F,ASML.AS,300766.SZ,399001.SZ,^GSPC,^GDAXI,^HSI,9988.HK,0981.HK"
+
+
+def _close(snapshot_dir, ticker: str, day: str, field: str = "close") -> float:
+    import csv
+
+    with open(snapshot_dir / f"{ticker}.csv") as f:
+        return next(float(r[field]) for r in csv.DictReader(f) if r["date"] == day)
+
+
+def test_the_event_page_tells_deepseek_monday(cli, snapshot_dir, tmp_path):
+    """`aftershock event`: each number of the story checked against the recorded CSVs."""
+    import json
+
+    path = tmp_path / "w.duckdb"
+    code, output = cli("run", "--source", "snapshot", "--snapshot-dir", str(snapshot_dir),
+                       "--tickers", STORY, "--warehouse", str(path), "--top", "0")
+    assert code == 0, output
+    code, output = cli("event", "deepseek-app-1-us-app-store", "--format", "json",
+                       "--warehouse", str(path))
+    assert code == 0, output
+    page = json.loads(output)
+    sec = {r["ticker"]: r for r in page["securities"]}
+    venues = [r["venue"] for r in page["venues"]]
+    day, friday = "2025-01-27", "2025-01-24"
+
+    def pct(ticker, field="close"):
+        return 100 * (_close(snapshot_dir, ticker, day, field) / _close(snapshot_dir, ticker,
+                                                                       friday) - 1)
+
+    # markets in the order they could react: CME Globex and Asia before New York
+    assert venues.index("XCME") < venues.index("XSHE") < venues.index("XNAS")
+    assert sec["NVDA"]["ret_day0"] == pytest.approx(pct("NVDA"), abs=0.005)  # -16.97 %
+    assert -650 < sec["NVDA"]["usd_bn"] < -550  # about -$590B
+    # futures before the US open, from the hourly files: the 14:00 UTC bar's open
+    with open(next((snapshot_dir / "intraday").glob("NQ=F_1h_*.csv"))) as f:
+        import csv
+
+        nq_open = next(float(r["open"]) for r in csv.DictReader(f)
+                       if r["datetime_utc"] == "2025-01-27 14:00:00")
+    nq_friday = _close(snapshot_dir, "NQ=F", friday)
+    assert sec["NQ=F"]["at_us_open"] == pytest.approx(100 * (nq_open / nq_friday - 1),
+                                                      abs=0.005)
+    assert sec["ES=F"]["at_us_open"] < -1
+    # ASML's close and intraday low; Merit's limit-up; Hong Kong
+    assert sec["ASML.AS"]["ret_day0"] == pytest.approx(pct("ASML.AS"), abs=0.005)
+    assert sec["ASML.AS"]["low"] == pytest.approx(pct("ASML.AS", "low"), abs=0.005)
+    assert sec["ASML.AS"]["low"] < -8
+    assert sec["300766.SZ"]["limit"] == "up"
+    assert sec["300766.SZ"]["ret_day0"] == pytest.approx(pct("300766.SZ"), abs=0.005)
+    for hk in ("^HSI", "9988.HK", "0981.HK"):
+        assert sec[hk]["ret_day0"] == pytest.approx(pct(hk), abs=0.005)
+    # the table fits the page's title and unknown events get one line
+    code, output = cli("event", "deepseek", "--warehouse", str(path))
+    assert code == 2 and "unknown event 'deepseek' (did you mean" in output
