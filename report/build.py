@@ -1,9 +1,11 @@
 """Build the HTML report from the serving copy (read-only; never the ETL's writable file).
 
 Writes ``<out>/index.html`` (every event: the event × segment heatmap of CAR[0,+5], the event
-list, the run's data quality) and ``<out>/events/<event_id>.html`` per event (CAR paths with
-confidence bands per segment, top gainers and losers with t statistics, USD value moved by
-segment, propagation across venues, news attention with its top headlines, data quality).
+list, the run's data quality) and ``<out>/events/<event_id>.html`` per event: its anchors,
+the venues in the order they could react (the same table as `aftershock event ID`), day 0 hour
+by hour (hourly paths and the intraday marks), the securities that moved most on day 0, CAR
+paths with confidence bands per segment, top gainers and losers with t statistics, USD value
+moved by segment, news attention with its top headlines, data quality.
 
 Pages are self-contained: the Vega/Vega-Lite/vega-embed bundle (from vl-convert-python) and
 every chart's spec and data are inlined, so a page opens offline from disk. All text goes
@@ -22,7 +24,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -32,12 +34,19 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from scipy import stats
 
 from report import charts
+from transforms.intraday import MARKS as MARK_COLUMNS
+from warehouse import event_page
 from warehouse.connection import connect_read_only, query_frame
 
 #: Securities shown in each of the gainers and losers lists.
 TOP_N = 10
 #: Headlines listed under the attention chart.
 MAX_HEADLINES = 12
+#: Securities in the day-0 table (by |AR day 0|), as `aftershock event ID` lists them.
+TOP_DAY0 = 15
+#: Securities drawn hour by hour, and listed with their intraday marks.
+MAX_PATHS = 8
+MAX_MARKS = 20
 #: Segments that are not supply-chain segments (pools and benchmarks).
 NOT_SEGMENTS = ("all", "benchmark")
 
@@ -110,6 +119,13 @@ def fmt_int(value) -> str:
     return "–" if _missing(value) else f"{int(value):,}"
 
 
+def fmt_usd(value) -> str:
+    """Dollars in billions (or millions below one billion), signed."""
+    if _missing(value):
+        return "–"
+    return f"{value / 1e9:+,.1f} bn" if abs(value) >= 1e9 else f"{value / 1e6:+,.0f} m"
+
+
 def fmt_p(value) -> str:
     if _missing(value):
         return "–"
@@ -124,6 +140,11 @@ def fmt_ts(value) -> str:
     return str(value)
 
 
+def fmt_iso(value: datetime) -> str:
+    """An instant as the ISO UTC text Vega-Lite parses."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(
@@ -132,7 +153,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=fmt_pct, rate=fmt_rate, num=fmt_num, int=fmt_int, p=fmt_p, ts=fmt_ts)
+    env.filters.update(pct=fmt_pct, rate=fmt_rate, num=fmt_num, int=fmt_int, p=fmt_p, ts=fmt_ts,
+                       usd=fmt_usd)
     return env
 
 
@@ -414,22 +436,128 @@ def value_moved(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
 
 
 def propagation(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
-    """The event's venues in close order; empty when marts.event_propagation is absent."""
+    """The event's venues in the order they could react (``reaction_order``: the first moment
+    each could trade after the announcement; close order where the mart predates it); empty
+    when marts.event_propagation is absent."""
     needed = ("venue_name", "day0_open_utc", "day0_close_utc", "close_order",
               "median_ar_day0", "hours_after_announcement")
     if not catalog.has("marts.event_propagation", *needed):
         return pl.DataFrame()
+    reacts = catalog.has("marts.event_propagation", "reaction_order", "first_trade_utc")
+    order = "reaction_order, close_order" if reacts else "close_order"
     frame = _frame(
         con,
         "SELECT exchange_mic, venue_name, venue_group, day0, "
         "coalesce(day0_open_utc, day0_close_utc) AS day0_open_utc, day0_close_utc, "
-        "closed_market, close_order, hours_after_announcement, n_securities, n_with_ar, "
+        + ("first_trade_utc, reaction_order, " if reacts
+           else "NULL::TIMESTAMPTZ AS first_trade_utc, close_order AS reaction_order, ")
+        # a venue of futures or ETFs only (CME) has no AR: its bar shows their return
+        + ("coalesce(median_ar_day0, etf_futures_median_ret_day0) AS day0_move, "
+           if catalog.has("marts.event_propagation", "etf_futures_median_ret_day0")
+           else "median_ar_day0 AS day0_move, ")
+        + "closed_market, close_order, hours_after_announcement, n_securities, n_with_ar, "
         "median_ar_day0, benchmark_ticker, benchmark_ret_day0 "
         "FROM marts.event_propagation WHERE event_id = ?"
-        + _anchor(catalog, "marts.event_propagation") + " ORDER BY close_order, exchange_mic",
+        + _anchor(catalog, "marts.event_propagation") + f" ORDER BY {order}, exchange_mic",
         [event_id],
     )
     return _clean(frame)
+
+
+#: The marts and columns `aftershock event ID`'s venue and security tables read.
+VENUE_NEEDS = {
+    "marts.event_propagation": ("reaction_order", "first_trade_utc", "median_ret_day0"),
+    "marts.event_reaction": ("censored_day0", "value_moved_usd_0_0"),
+    "marts.event_intraday_mark": ("mark", "ret_from_prev_close"),
+}
+SECURITY_NEEDS = {
+    "marts.event_reaction": ("limit_day0", "value_moved_usd_0_0", "benchmark_fallback"),
+    "marts.event_intraday_mark": ("mark", "ret_from_prev_close"),
+}
+
+
+def _has(catalog: Catalog, needs: dict[str, tuple[str, ...]]) -> bool:
+    return all(catalog.has(t, *cols) for t, cols in needs.items())
+
+
+def venue_table(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
+    """Per venue in reaction order, the same rows as `aftershock event ID` prints (day 0, first
+    trade, median move at the US open and close to close, AR, benchmark, limit hits, USD moved
+    and N of M valued); empty when the serving copy predates those marts."""
+    if not _has(catalog, VENUE_NEEDS):
+        return pl.DataFrame()
+    return _clean(event_page.event_venues(con, event_id, ANCHOR))
+
+
+def day0_securities(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
+    """The securities that moved most on day 0, as `aftershock event ID` lists them."""
+    if not _has(catalog, SECURITY_NEEDS):
+        return pl.DataFrame()
+    return _clean(event_page.event_securities(con, event_id, ANCHOR, TOP_DAY0))
+
+
+def anchor_row(con, catalog: Catalog, event_id: str) -> dict | None:
+    """The event's attention anchor with its evidence (or the reason it has none)."""
+    if not catalog.has("marts.news_attention", "attention_reason", "attention_publishers"):
+        return None
+    header = event_page.event_header(con, event_id)
+    return header.row(0, named=True) if header.height else None
+
+
+def intraday_paths(con, catalog: Catalog, event_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Day 0 hour by hour: (paths, marks).
+
+    ``paths``: the hourly return from the previous official close (marts.event_intraday) of
+    at most ``MAX_PATHS`` securities with hourly bars, index futures and indices first, then
+    by the depth of their move, from 24 hours before the US cash open to 8 hours after it.
+    ``marks``: per security with hourly bars (at most ``MAX_MARKS``, same order) its return
+    at the announcement, the US cash open, its venue's open and close and its intraday low
+    and high, plus the US open instant. Both are empty when no security has hourly bars (or
+    the marts are absent).
+    """
+    if not (catalog.has("marts.event_intraday", "bar_end_utc", "ret_from_prev_close")
+            and catalog.has("marts.event_intraday_mark", "mark", "hourly_bars")):
+        return pl.DataFrame(), pl.DataFrame()
+    kind = ("coalesce(s.kind, '')" if catalog.has("core.dim_security", "ticker", "kind")
+            else "''")
+    join = ("LEFT JOIN core.dim_security s USING (ticker)"
+            if catalog.has("core.dim_security", "ticker", "kind") else "")
+    marks = _clean(_frame(con, f"""
+        WITH m AS (
+            SELECT * FROM marts.event_intraday_mark
+            WHERE event_id = ? AND anchor = ? AND hourly_bars),
+        depth AS (
+            SELECT ticker, max(abs(low_from_prev_close)) AS depth FROM marts.event_intraday
+            WHERE event_id = ? AND anchor = ? GROUP BY ticker)
+        SELECT m.ticker, any_value(m.exchange_mic) AS exchange_mic,
+               any_value(m.segment) AS segment, any_value({kind}) AS kind,
+               any_value(m.day0) AS day0, any_value(m.prev_close) AS prev_close,
+               {", ".join(f"any_value(m.ret_from_prev_close) FILTER (WHERE m.mark = '{k}') AS {k}"
+                          for k in MARK_COLUMNS)},
+               any_value(m.mark_utc) FILTER (WHERE m.mark = 'us_cash_open') AS us_open_utc,
+               any_value(d.depth) AS depth
+        FROM m LEFT JOIN depth d USING (ticker) {join}
+        GROUP BY m.ticker
+        ORDER BY any_value({kind}) IN ('future', 'index') DESC, depth DESC NULLS LAST, m.ticker
+        LIMIT {MAX_MARKS}""", [event_id, ANCHOR, event_id, ANCHOR]))
+    if marks.height == 0:
+        return pl.DataFrame(), marks
+    # one time axis: the day before the US cash open to the US close (venues whose day 0 is
+    # days later, after a holiday, are in the table but not drawn)
+    us_open = marks["us_open_utc"].drop_nulls().first()
+    window = "" if us_open is None else (
+        " AND bar_end_utc BETWEEN ?::TIMESTAMPTZ - INTERVAL 24 HOUR "
+        "AND ?::TIMESTAMPTZ + INTERVAL 8 HOUR")
+    paths = _clean(_frame(con, f"""
+        SELECT ticker, exchange_mic, bar_start_utc, bar_end_utc, ret_from_prev_close,
+               low_from_prev_close, high_from_prev_close
+        FROM marts.event_intraday
+        WHERE event_id = ? AND anchor = ? AND list_contains(?, ticker)
+          AND ret_from_prev_close IS NOT NULL{window}
+        ORDER BY ticker, bar_start_utc""",
+        [event_id, ANCHOR, marks["ticker"].to_list(), *([us_open] * 2 if window else [])]))
+    drawn = [t for t in marks["ticker"] if t in set(paths["ticker"])][:MAX_PATHS]
+    return paths.filter(pl.col("ticker").is_in(drawn)), marks
 
 
 def attention(con, catalog: Catalog, event_id: str) -> tuple[pl.DataFrame, list[dict]]:
@@ -500,6 +628,11 @@ def _event_page(con, catalog: Catalog, event: dict, run: dict, generated: str,
     moved = value_moved(con, catalog, event_id)
     venues = propagation(con, catalog, event_id)
     news, headlines = attention(con, catalog, event_id)
+    hourly, marks = intraday_paths(con, catalog, event_id)
+    us_open = marks["us_open_utc"].drop_nulls().first() if marks.height else None
+    instants = [{"t": fmt_iso(us_open), "label": "US cash open"}] if us_open else []
+    if us_open is None or event["announced_at"] >= us_open - timedelta(hours=24):
+        instants.insert(0, {"t": fmt_iso(event["announced_at"]), "label": "announced"})
     mover_frame = pl.concat([gainers, losers]).unique("ticker", keep="first")
     return _environment().get_template("event.html").render(
         title=f"{event['event_name']} — Aftershock",
@@ -521,11 +654,22 @@ def _event_page(con, catalog: Catalog, event: dict, run: dict, generated: str,
         ),
         propagation_chart=_chart(
             specs, "propagation",
-            charts.propagation(venues, event["announced_at"].astimezone(UTC)
-                               .strftime("%Y-%m-%dT%H:%M:%SZ"))
+            charts.propagation(venues, fmt_iso(event["announced_at"]))
             if venues.height else None,
         ),
         venues=venues.to_dicts(),
+        venue_rows=venue_table(con, catalog, event_id).to_dicts(),
+        day0_rows=day0_securities(con, catalog, event_id).to_dicts(),
+        intraday_chart=_chart(specs, "intraday",
+                              charts.intraday(hourly, instants) if hourly.height else None),
+        mark_rows=marks.to_dicts(),
+        mark_columns=MARK_COLUMNS,
+        intraday_reason=(
+            "marts.event_intraday is not in the serving copy yet"
+            if not catalog.has("marts.event_intraday", "bar_end_utc")
+            else "no security has hourly bars for this event's day 0 (Yahoo keeps 730 days of "
+                 "1h bars; the snapshot records a few venues around DeepSeek Monday)"
+        ),
         propagation_reason=(
             "marts.event_propagation is not in the serving copy yet"
             if not catalog.has("marts.event_propagation", "venue_name")
@@ -540,6 +684,8 @@ def _event_page(con, catalog: Catalog, event: dict, run: dict, generated: str,
             else "no news was found around this event"
         ),
         paths_n=paths["n"].max() if paths.height else 0,
+        anchor=anchor_row(con, catalog, event_id),
+        max_paths=MAX_PATHS,
         **scripts,
     )
 

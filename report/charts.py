@@ -213,12 +213,16 @@ def _value_moved() -> alt.TopLevelMixin:
 def propagation(frame: pl.DataFrame, announced_at: str) -> dict:
     """Each venue's day-0 session on a UTC time line, from the announcement to its close
     (``frame``: venue_name, exchange_mic, day0_open_utc, day0_close_utc, close_order,
-    hours_after_announcement, median_ar_day0, n_securities, n_with_ar, closed_market)."""
-    ranked = frame.sort("close_order", "exchange_mic").with_row_index("venue_rank")
+    hours_after_announcement, median_ar_day0, day0_move (the colour: the median AR, or the
+    futures' and ETFs' return on a venue that lists only those; a null would drop the bar),
+    n_securities, n_with_ar, closed_market, and reaction_order where known: venues are
+    listed in the order they could react)."""
+    order = [c for c in ("reaction_order", "close_order", "exchange_mic") if c in frame.columns]
+    ranked = frame.sort(order).with_row_index("venue_rank")
     return _fill(
         _propagation(),
         {ROWS: _values(ranked), "announced": [{"t": announced_at, "label": "announced"}]},
-        limit=_symmetric(frame["median_ar_day0"], cap=0.1),
+        limit=_symmetric(frame["day0_move"], cap=0.1),
     )
 
 
@@ -236,10 +240,10 @@ def _propagation() -> alt.TopLevelMixin:
                     axis=alt.Axis(format="%b %d %H:%M")),
             x2="day0_close_utc:T",
             color=alt.condition(
-                "isValid(datum.median_ar_day0)",
+                "isValid(datum.day0_move)",
                 alt.Color(
-                    "median_ar_day0:Q",
-                    title="median AR day 0",
+                    "day0_move:Q",
+                    title=["median AR day 0", "(futures, ETFs: return)"],
                     scale=alt.Scale(scheme=DIVERGING, domain=alt.ExprRef("[-limit, limit]"),
                                     clamp=True),
                     legend=alt.Legend(format=".1%"),
@@ -253,6 +257,8 @@ def _propagation() -> alt.TopLevelMixin:
                 alt.Tooltip("day0_close_utc:T", title="closes (UTC)", format="%Y-%m-%d %H:%M"),
                 alt.Tooltip("hours_after_announcement:Q", title="hours after", format=".1f"),
                 alt.Tooltip("median_ar_day0:Q", title="median AR day 0", format=".2%"),
+                alt.Tooltip("day0_move:Q", title="colour: AR, or futures/ETF return",
+                            format=".2%"),
                 alt.Tooltip("n_with_ar:Q", title="securities with AR"),
                 alt.Tooltip("closed_market:N", title="rolled past a closure"),
             ],
@@ -272,6 +278,46 @@ def _propagation() -> alt.TopLevelMixin:
         .properties(width=640, height=alt.Step(22))
         .add_params(limit)
     )
+
+
+def intraday(paths: pl.DataFrame, instants: list[dict]) -> dict:
+    """Day 0 hour by hour: each security's return from its previous official close at the end
+    of every hourly bar (``paths``: ticker, exchange_mic, bar_start_utc, bar_end_utc,
+    ret_from_prev_close, low_from_prev_close, high_from_prev_close), with vertical rules at
+    ``instants`` (``{"t": ISO instant, "label": ...}``: the announcement, the US cash open)."""
+    return _fill(_intraday(), {ROWS: _values(paths), "instants": instants})
+
+
+@_template
+def _intraday() -> alt.TopLevelMixin:
+    line = (
+        alt.Chart(alt.Data(name=ROWS))
+        .mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2, interpolate="step-before")
+        .encode(
+            x=alt.X("bar_end_utc:T", title="UTC (end of the hourly bar)",
+                    axis=alt.Axis(format="%b %d %H:%M", labelAngle=0, tickCount=8)),
+            y=alt.Y("ret_from_prev_close:Q", title="return from the previous close",
+                    axis=alt.Axis(format=".1%")),
+            color=alt.Color("ticker:N", title=None, legend=alt.Legend(orient="right")),
+            tooltip=[
+                alt.Tooltip("ticker:N"),
+                alt.Tooltip("exchange_mic:N", title="venue"),
+                alt.Tooltip("bar_start_utc:T", title="bar from (UTC)", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("ret_from_prev_close:Q", title="close vs prev. close", format=".2%"),
+                alt.Tooltip("low_from_prev_close:Q", title="low vs prev. close", format=".2%"),
+                alt.Tooltip("high_from_prev_close:Q", title="high vs prev. close",
+                            format=".2%"),
+            ],
+        )
+    )
+    zero = alt.Chart().mark_rule(color="#888", strokeDash=[3, 3]).encode(y=alt.datum(0))
+    rules = alt.Chart(alt.Data(name="instants"))
+    rule = rules.mark_rule(color="#c0392b", strokeDash=[4, 3]).encode(
+        x="t:T", tooltip=[alt.Tooltip("label:N"),
+                          alt.Tooltip("t:T", title="UTC", format="%Y-%m-%d %H:%M")])
+    label = rules.mark_text(align="left", dx=3, dy=-4, color="#c0392b", baseline="top").encode(
+        x="t:T", y=alt.value(0), text="label:N")
+    return alt.layer(zero, rule, label, line).properties(width=760, height=260)
 
 
 def attention(frame: pl.DataFrame) -> dict:

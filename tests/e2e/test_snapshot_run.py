@@ -1,5 +1,7 @@
 """The real recorded market: Nvidia's DeepSeek day."""
 
+import re
+
 import duckdb
 import pytest
 
@@ -102,8 +104,9 @@ def test_the_event_page_tells_deepseek_monday(cli, snapshot_dir, tmp_path):
     with open(next((snapshot_dir / "intraday").glob("NQ=F_1h_*.csv"))) as f:
         import csv
 
-        nq_open = next(float(r["open"]) for r in csv.DictReader(f)
-                       if r["datetime_utc"] == "2025-01-27 14:00:00")
+        bars = {r["datetime_utc"]: r for r in csv.DictReader(f)}
+    nq_open = float(bars["2025-01-27 14:00:00"]["open"])
+    nq_13_close = float(bars["2025-01-27 13:00:00"]["close"])
     nq_friday = _close(snapshot_dir, "NQ=F", friday)
     assert sec["NQ=F"]["at_us_open"] == pytest.approx(100 * (nq_open / nq_friday - 1),
                                                       abs=0.005)
@@ -116,6 +119,22 @@ def test_the_event_page_tells_deepseek_monday(cli, snapshot_dir, tmp_path):
     assert sec["300766.SZ"]["ret_day0"] == pytest.approx(pct("300766.SZ"), abs=0.005)
     for hk in ("^HSI", "9988.HK", "0981.HK"):
         assert sec[hk]["ret_day0"] == pytest.approx(pct(hk), abs=0.005)
+    # the report's event page shows the same: NQ=F drawn hour by hour, its US-open mark, and
+    # the venue table in the same order as `aftershock event`
+    html = (tmp_path / "reports" / "events" / "deepseek-app-1-us-app-store.html").read_text()
+    spec = json.loads(re.search(r'id="spec-intraday">(.*?)</script>', html, re.S).group(1))
+    drawn = {r["ticker"] for r in spec["datasets"]["rows"]}
+    assert {"NQ=F", "ES=F"} <= drawn
+    nq_bar = next(r for r in spec["datasets"]["rows"]
+                  if r["ticker"] == "NQ=F" and r["bar_start_utc"] == "2025-01-27T13:00:00Z")
+    assert 100 * nq_bar["ret_from_prev_close"] == pytest.approx(
+        100 * (nq_13_close / nq_friday - 1), abs=0.005)
+    marks = html[html.index('id="intraday"'):html.index('id="day0"')]
+    nq_row = re.search(r"<td>NQ=F</td>(.*?)</tr>", marks, re.S).group(1)
+    assert f"{sec['NQ=F']['at_us_open']:+.2f} %" in nq_row
+    table = html[html.index('id="propagation"'):html.index('id="intraday"')]
+    shown = re.findall(r"<td>(X[A-Z]{3}|ARCX)</td>", table)
+    assert shown == venues
     # the table fits the page's title and unknown events get one line
     code, output = cli("event", "deepseek", "--warehouse", str(path))
     assert code == 2 and "unknown event 'deepseek' (did you mean" in output

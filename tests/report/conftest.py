@@ -125,7 +125,19 @@ def build_warehouse(path: Path, *, optional_marts: bool = True):
                    day0_open_utc=announced + timedelta(hours=hours - 6),
                    day0_close_utc=announced + timedelta(hours=hours), closed_market=False,
                    close_order=order, hours_after_announcement=hours, n_securities=4,
-                   n_with_ar=4, median_ar_day0=shock / order)
+                   n_with_ar=4, median_ar_day0=shock / order, median_ret_day0=shock / order,
+                   first_trade_utc=announced + timedelta(hours=hours - 6),
+                   reaction_order=order + 1)  # CME Globex (below) trades first
+        if e == 0:  # one future with hourly bars on day 0, one stock with daily marks only
+            intraday_rows(con, event_id, day0)
+            insert(con, "marts.event_propagation", event_id=event_id, event_name=name,
+                   announced_at=announced, announced_precision="minute", exchange_mic="XCME",
+                   venue_name="CME Globex", venue_group="CME Globex", day0=day0,
+                   day0_open_utc=announced + timedelta(hours=11),
+                   day0_close_utc=announced + timedelta(hours=34), closed_market=False,
+                   close_order=3, hours_after_announcement=34.0, n_securities=0,
+                   n_with_ar=0, n_etf_futures=1, etf_futures_median_ret_day0=-0.03,
+                   first_trade_utc=announced + timedelta(hours=11), reaction_order=1)
         for rel in range(-3, 6):
             insert(con, "marts.news_attention", event_id=event_id, rel_day=rel,
                    session_date=day0 + timedelta(days=rel), exchange_mic="XNYS",
@@ -140,6 +152,38 @@ def build_warehouse(path: Path, *, optional_marts: bool = True):
                       "ticker_news_daily"):
             con.execute(f"DROP TABLE IF EXISTS marts.{table}")
     return con
+
+
+#: The hourly future's bars: (hour of bar start UTC, close), previous close 100.
+HOURLY = ((9, 99.0), (10, 97.5), (11, 96.8), (12, 97.0), (13, 96.0), (14, 96.5))
+US_OPEN = datetime(2025, 1, 21, 14, 30, tzinfo=UTC)
+
+
+def intraday_rows(con, event_id: str, day0: date) -> None:
+    """marts.event_intraday and marts.event_intraday_mark rows for a future (TFUT) with
+    hourly bars and a stock (TACC0) without: what the report's hour-by-hour panel reads."""
+    insert(con, "core.dim_security", ticker="TFUT", name="Index future", segment="benchmark",
+           exchange_mic="XCME", currency="USD", country="US", kind="future", benchmark="^GSPC")
+    start = datetime.combine(day0, datetime.min.time(), UTC)
+    for hour, close in HOURLY:
+        insert(con, "marts.event_intraday", event_id=event_id, ticker="TFUT",
+               exchange_mic="XCME", segment="benchmark", day0=day0,
+               bar_start_utc=start + timedelta(hours=hour),
+               bar_end_utc=start + timedelta(hours=hour + 1), prev_close=100.0,
+               open=close, high=close + 0.5, low=close - 0.5, close=close,
+               ret_from_prev_close=close / 100 - 1, low_from_prev_close=(close - 0.5) / 100 - 1,
+               high_from_prev_close=(close + 0.5) / 100 - 1)
+    marks = {"announcement": None, "us_cash_open": 96.0, "venue_open": 99.5,
+             "venue_close": 96.5, "intraday_low": 95.5, "intraday_high": 99.5}
+    for mark, price in marks.items():
+        insert(con, "marts.event_intraday_mark", event_id=event_id, ticker="TFUT",
+               exchange_mic="XCME", segment="benchmark", day0=day0, mark=mark,
+               mark_utc=US_OPEN if mark == "us_cash_open" else None, prev_close=100.0,
+               price=price, ret_from_prev_close=None if price is None else price / 100 - 1,
+               hourly_bars=True, missing_reason="time_unknown" if price is None else None)
+        insert(con, "marts.event_intraday_mark", event_id=event_id, ticker="TACC0",
+               exchange_mic="XNAS", segment="accelerators", day0=day0, mark=mark,
+               hourly_bars=False, missing_reason="no_hourly_bars")
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def test_index_renders_the_heatmap(chromium, built_report):
 def test_event_page_renders_every_chart(chromium, built_report):
     url = (built_report / "events" / page_name("deepseek-r1")).as_uri()
     result = load_page(url, clip_selector="#car-paths")
-    _assert_clean(result, {"car", "movers", "value", "propagation", "attention"})
+    _assert_clean(result, {"car", "movers", "value", "propagation", "intraday", "attention"})
     assert distinct_colors(result.screenshot) > 20
 
 

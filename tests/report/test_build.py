@@ -61,8 +61,10 @@ def test_spec_json_cannot_close_its_script_tag():
 def test_panels_without_marts_say_no_data_yet(bare_serving_copy, tmp_path):
     build_report(bare_serving_copy, tmp_path)
     page = (tmp_path / "events" / page_name("deepseek-r1")).read_text()
-    assert page.count("No data yet") == 3  # value moved, propagation, news attention
+    # value moved, propagation, hour by hour (no bars in this copy), news attention
+    assert page.count("No data yet") == 4
     assert "marts.event_propagation is not in the serving copy yet" in page
+    assert "no security has hourly bars for this event" in page
     assert "marts.news_attention is not in the serving copy yet" in page
     assert 'data-chart="car"' in page and 'data-chart="movers"' in page
     index = (tmp_path / "index.html").read_text()
@@ -71,9 +73,11 @@ def test_panels_without_marts_say_no_data_yet(bare_serving_copy, tmp_path):
 
 def test_full_page_has_every_panel(built_report):
     page = _pages(built_report)[page_name("deepseek-r1")]
-    for key in ("car", "movers", "value", "propagation", "attention"):
+    for key in ("car", "movers", "value", "propagation", "intraday", "attention"):
         assert f'data-chart="{key}"' in page
     assert "No data yet" not in page
+    other = _pages(built_report)[page_name("evil-event")]  # no hourly bars: said, not drawn
+    assert 'data-chart="intraday"' not in other and "no security has hourly bars" in other
     assert "rows quarantined" in page and "expectations met" in page
 
 
@@ -105,6 +109,8 @@ def test_specs_are_valid_vega_lite(serving_copy, monkeypatch):
         charts.value_moved(build.value_moved(con, catalog, "deepseek-r1"))
         charts.propagation(build.propagation(con, catalog, "deepseek-r1"),
                            "2025-01-20T12:00:00Z")
+        paths, _ = build.intraday_paths(con, catalog, "deepseek-r1")
+        charts.intraday(paths, [{"t": "2025-01-21T14:30:00Z", "label": "US cash open"}])
         news, headlines = build.attention(con, catalog, "deepseek-r1")
         charts.attention(news)
     finally:
@@ -147,6 +153,7 @@ def test_a_chart_template_is_filled_per_page_and_never_changed():
             "day0_open_utc": ["2025-01-21T14:30:00Z"] * 3,
             "day0_close_utc": ["2025-01-21T21:00:00Z"] * 3,
             "hours_after_announcement": [33.0, 18.0, 18.0], "median_ar_day0": ar,
+            "day0_move": ar,
             "n_securities": [3, 1, 1], "n_with_ar": [3, 1, 0], "closed_market": [False] * 3,
         })
 
@@ -178,3 +185,50 @@ def test_only_the_announcement_day0_is_reported(built_report, serving_copy):
     finally:
         con.close()
     assert listing["n_securities"].to_list() == [12, 12]
+
+
+def _chart_rows(page: str, key: str) -> dict:
+    """The JSON spec embedded for chart ``key`` on a page."""
+    import json
+
+    found = re.search(rf'<script type="application/json" id="spec-{key}">(.*?)</script>', page,
+                      re.S)
+    assert found, f"no spec for chart {key}"
+    return json.loads(found.group(1))
+
+
+def test_day0_hour_by_hour(built_report):
+    """The future's hourly path is drawn bar by bar and its marks are tabulated against its
+    previous close (100): the US open at 96.0 is -4.00 %, the low 95.5 -4.50 %; the stock
+    without hourly bars is left out, the announcement without a time shows as unknown."""
+    page = _pages(built_report)[page_name("deepseek-r1")]
+    spec = _chart_rows(page, "intraday")
+    rows = spec["datasets"]["rows"]
+    assert [r["ticker"] for r in rows] == ["TFUT"] * 6
+    assert [round(r["ret_from_prev_close"], 6) for r in rows] == [
+        round(c / 100 - 1, 6) for _, c in (
+            (9, 99.0), (10, 97.5), (11, 96.8), (12, 97.0), (13, 96.0), (14, 96.5))]
+    # the announcement (26.5 h before the US open) is outside the drawn span: no rule for it
+    assert {i["label"]: i["t"] for i in spec["datasets"]["instants"]} == {
+        "US cash open": "2025-01-21T14:30:00Z"}
+    section = page[page.index('id="intraday"'):page.index('id="day0"')]
+    table = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert "TFUT XCME 2025-01-21 – -4.00 % -0.50 % -3.50 % -4.50 % -0.50 %" in table
+    assert "TACC0" not in section
+
+
+def test_venues_in_reaction_order_and_day0_securities(built_report):
+    """The venue table is `aftershock event ID`'s, in reaction order (Tokyo first); the
+    day-0 table lists the largest |AR| first."""
+    page = _pages(built_report)[page_name("deepseek-r1")]
+    section = page[page.index('id="propagation"'):page.index('id="intraday"')]
+    assert section.index("XCME") < section.index("XTKS") < section.index("XNAS")
+    # CME lists only futures: no AR, so its session bar is coloured by their return
+    spec = _chart_rows(page, "propagation")
+    cme = next(r for r in spec["datasets"]["rows"] if r["exchange_mic"] == "XCME")
+    assert cme["median_ar_day0"] is None and cme["day0_move"] == pytest.approx(-0.03)
+    day0 = page[page.index('id="day0"'):page.index('id="car-paths"')]
+    tickers = re.findall(r"<tr><td>(T[A-Z]+\d)</td>", day0)
+    # |AR| grows with the ticker's position (conftest: shock * (1 + 0.2 j)): power_cooling last
+    assert tickers[:3] == ["TPOW3", "TPOW2", "TPOW1"]
+    assert len(tickers) == min(build.TOP_DAY0, 12)
