@@ -109,11 +109,12 @@ def _draw(units: pl.DataFrame, seed: int) -> pl.DataFrame:
     first, last = np.log(rows["open"].to_numpy()), np.log(rows["close"].to_numpy())
     n, k = rows["_n"].to_numpy().astype(np.float64), rows["_k"].to_numpy().astype(np.float64)
     unit = rows["_unit"].to_numpy()
-    # a random walk per unit (cumulative sums restart at each unit), tied down at both ends
-    walk = np.cumsum(z)
+    # a random walk per unit, tied down at both ends: each unit's cumulative sum is its own
+    # (one running sum over all units, minus an offset, would change a bar's last bits with
+    # whichever units came before it, so a rerun would rewrite the same bars)
+    walk = pl.DataFrame({"u": unit, "z": z}).select(
+        pl.col("z").cum_sum().over("u")).to_series().to_numpy()
     starts = np.r_[0, np.flatnonzero(np.diff(unit)) + 1]
-    offset = np.repeat(walk[starts] - z[starts], np.diff(np.r_[starts, len(z)]))
-    walk = walk - offset
     end_walk = np.repeat(walk[np.r_[starts[1:], len(z)] - 1], np.diff(np.r_[starts, len(z)]))
     sigma = (hi - lo) / (2.0 * np.sqrt(n))
     point = np.clip(first + (last - first) * k / n + sigma * (walk - k / n * end_walk), lo, hi)
