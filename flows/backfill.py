@@ -47,6 +47,8 @@ from flows.logs import quiet_expected_tracebacks
 from flows.notify import on_flow_failure
 from flows.stages import (
     Batch,
+    MapParts,
+    MartInputs,
     Reference,
     SourceSpec,
     check_model,
@@ -282,6 +284,24 @@ def _in_order(runner, todo: list[Chunk], spec: SourceSpec, ref: Reference,
         yield chunk, result
 
 
+@task(name="build-marts", cache_policy=NONE, task_run_name="marts of {label}")
+def build_marts(inputs: MartInputs, events: list[str], label: str) -> dict[str, pl.DataFrame]:
+    """The reaction marts of a batch of events: pure, so it runs on any worker."""
+    return inputs.build(events)
+
+
+def _marts_on(runner) -> MapParts:
+    """Build each batch of events' marts as a task on ``runner`` (threads or Dask workers),
+    gathered in batch order."""
+    def map_parts(inputs: MartInputs, batches: list[list[str]]) -> list[dict]:
+        futures = [runner.submit(build_marts, parameters={
+            "inputs": inputs, "events": batch,
+            "label": f"{batch[0]}..{batch[-1]}" if batch else "no events"})
+            for batch in batches]
+        return [future.result() for future in futures]
+    return map_parts
+
+
 def _check(model: str, task_runner: str, max_concurrent: int) -> None:
     check_model(model)
     if task_runner not in TASK_RUNNERS:
@@ -365,8 +385,10 @@ def backfill(
                              ", ".join(f"{k} {v:,}" for k, v in counts.items() if v),
                              f"; not fetched: {', '.join(not_ok)}" if not_ok else "")
                     _emit(event="chunk", chunk=chunk.label, counts=counts, not_ok=not_ok)
-            with load.transaction(con):
-                built, _ = refresh_derived(con, run_id, ref, model, chosen)
+            with load.transaction(con), _api_for_workers(), make_task_runner(
+                    task_runner, dask_address, max_concurrent) as runner:
+                built, _ = refresh_derived(con, run_id, ref, model, chosen,
+                                           map_parts=_marts_on(runner), parts=2 * max_concurrent)
                 totals |= built
                 record_counts(con, run_id, totals)
             log.info("marts: rebuilt %s", ", ".join(f"{t} {n:,}" for t, n in built.items()))

@@ -138,9 +138,14 @@ def run(
                      help="webhook (Slack-compatible) to POST a summary of a failed/partial run"),
     ] = None,
     top: Annotated[int, typer.Option(help="reactions to print at the end")] = 12,
+    rebuild_marts: Annotated[
+        bool, typer.Option(help="rebuild every study's marts, not only those whose inputs "
+                           "changed")
+    ] = False,
     warehouse: Warehouse = None,
 ) -> None:
-    """Run the daily flow once: extract, validate, load and rebuild the marts."""
+    """Run the daily flow once: extract, validate, load and rebuild the marts of the studies
+    whose inputs changed (all of them with --rebuild-marts)."""
     from expectations.marts import MartValidationError
     from flows.daily_refresh import RunError, RunOptions, daily_refresh
     from flows.prefect_api import PrefectStartupError, flow_api
@@ -156,7 +161,7 @@ def run(
             start=first, end=last,
             tickers=[t.strip() for t in tickers.split(",") if t.strip()] if tickers else None,
             model=model, seed=seed, feeds=feeds, news=news, news_history=news_history,
-            publish=publish, notify=notify,
+            publish=publish, notify=notify, rebuild_marts=rebuild_marts,
         )
         with flow_api(say=lambda text: err.print(text, highlight=False)):
             summary = daily_refresh(options)

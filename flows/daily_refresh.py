@@ -70,6 +70,7 @@ class RunOptions:
     publish: bool = True
     docs_dir: str | None = None  # GX Data Docs folder (default: docs/ next to the warehouse)
     notify: str | None = None  # webhook for failed/partial runs (else $AFTERSHOCK_NOTIFY_URL)
+    rebuild_marts: bool = False  # rebuild every study, not only those whose inputs changed
 
 
 @dataclass
@@ -176,7 +177,8 @@ def daily_refresh(options: RunOptions | None = None) -> RunSummary:
             log.info("load: %s", _said(counts))
             checkpoint("after_core")
             record_outcomes(con, run_id, ref.checks)
-            derived, checks = refresh_derived(con, run_id, ref, options.model, tickers, news)
+            derived, checks = refresh_derived(con, run_id, ref, options.model, tickers, news,
+                                              rebuild=options.rebuild_marts)
             log.info("news and marts: %s", _said(derived))
             counts |= derived
             if unlisted:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ from flows.sources import make_intraday_source, make_reference_source, make_sour
 from sources.base import EXTRACT_STATUS, ExtractResult
 from sources.reference import SHARE_KINDS
 from transforms import calendar, detection, prices
+from transforms.benchmarks import resolve_benchmarks
 from transforms.event_study import MODELS, EventStudyConfig
 from transforms.intraday import (
     build_intraday_marts,
@@ -52,6 +54,7 @@ from transforms.intraday import (
     propagation_at_us_open,
 )
 from transforms.reactions import anchor_day0, build_reaction_marts
+from transforms.study_inputs import changed_studies, study_fingerprints
 from warehouse import load, seeds
 
 #: Sessions are built from this date (or a backfill's start, if earlier).
@@ -398,12 +401,55 @@ def load_batch(con: duckdb.DuckDBPyConnection, run_id: str, batch: Batch) -> dic
 # --------------------------------------------------------------------------- derived
 
 
+@dataclass(frozen=True)
+class MartInputs:
+    """Everything the reaction marts are built from, so a batch of events can be built
+    anywhere (this process, or a Dask worker: ``refresh_derived(map_parts=...)``)."""
+
+    history: pl.DataFrame
+    securities: pl.DataFrame
+    sessions: pl.DataFrame
+    day0: pl.DataFrame
+    events: pl.DataFrame
+    config: EventStudyConfig
+    shares: pl.DataFrame
+    fx: pl.DataFrame
+    attention: pl.DataFrame | None
+
+    def build(self, events: list[str]) -> dict[str, pl.DataFrame]:
+        """The reaction marts of ``events``' studies (the others still confound them)."""
+        return build_reaction_marts(
+            self.history, self.securities, self.sessions, self.day0, self.events, self.config,
+            shares=self.shares, fx=self.fx, attention=self.attention, only_events=events)
+
+
+#: Builds each batch of events' marts (``MartInputs.build``), in order: in-process by default.
+MapParts = Callable[[MartInputs, list[list[str]]], list[dict[str, pl.DataFrame]]]
+
+
+def _in_process(inputs: MartInputs, batches: list[list[str]]) -> list[dict[str, pl.DataFrame]]:
+    return [inputs.build([e for batch in batches for e in batch])]
+
+
+def _batches(events: list[str], parts: int) -> list[list[str]]:
+    """``events`` (sorted) in at most ``parts`` contiguous batches of near-equal size, so
+    the batches' marts concatenate in event order."""
+    size = max(1, -(-len(events) // max(1, parts)))
+    return [events[i:i + size] for i in range(0, len(events), size)] or [[]]
+
+
 def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference, model: str,
-                    tickers: list[str], news: FetchedNews | None = None
-                    ) -> tuple[dict[str, int], list[ValidationOutcome]]:
+                    tickers: list[str], news: FetchedNews | None = None, *,
+                    rebuild: bool = False, map_parts: MapParts | None = None,
+                    parts: int = 1) -> tuple[dict[str, int], list[ValidationOutcome]]:
     """Rebuild dimensions, news (if ``news`` was fetched), day 0s, the gap report of
-    ``tickers`` and every mart from the whole core history; record the checks. Inside the
-    caller's transaction. Returns (rows per table, the gap and mart outcomes)."""
+    ``tickers``, and the marts of every study whose inputs changed since they were built
+    (every study when ``rebuild``); record the checks. Inside the caller's transaction.
+    Returns (rows per table written, the gap and mart outcomes); ``marts.studies_built`` and
+    ``marts.studies_kept`` say how many studies were rebuilt and left as they were.
+    ``map_parts`` builds the reaction marts of ``parts`` batches of events (e.g. as tasks on
+    a Dask cluster, flows/backfill.py); the studies are independent, so the marts are the
+    same however they are split."""
     counts: dict[str, int] = {}
     load.replace_table(con, "core.dim_security", ref.securities)
     load.replace_table(con, "core.dim_event",
@@ -419,20 +465,40 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
                       ref.securities)
     load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
     config = EventStudyConfig(model=model)
-    marts = build_reaction_marts(
-        history, ref.securities, ref.sessions, study.day0, study.events, config,
-        shares=load.read_shares(con), fx=load.read_fx(con), attention=study.attention,
-    )
+    shares, fx, intraday = load.read_shares(con), load.read_fx(con), load.read_intraday(con)
+    anchored = anchor_day0(study.day0, ref.sessions, study.attention)
+    current = study_fingerprints(
+        anchored, study.day0, study.events, resolve_benchmarks(ref.securities, history),
+        history, ref.sessions, config, shares, fx, intraday)
+    previous = load.read_fingerprints(con)
+    # no fingerprints (a new warehouse, re-created marts, one built before they existed):
+    # replace whole tables, so no study is left behind unaccounted for
+    rebuild = rebuild or previous.height == 0
+    changed, gone = changed_studies(current, previous.clear() if rebuild else previous)
+    # an event's anchors are built together (one pass): replace all of its studies
+    rebuilt = changed["event_id"].unique().sort().to_list()
+    built = current.filter(pl.col("event_id").is_in(rebuilt))
+    inputs = MartInputs(history, ref.securities, ref.sessions, study.day0, study.events, config,
+                        shares, fx, study.attention)
+    built_parts = (map_parts or _in_process)(inputs, _batches(rebuilt, parts))
+    marts = {table: pl.concat([part[table] for part in built_parts], how="vertical_relaxed")
+             for table in built_parts[0]}
     marts |= {f"marts.{name}": frame for name, frame in build_intraday_marts(
-        load.read_intraday(con), history, ref.securities, ref.sessions,
-        anchor_day0(study.day0, ref.sessions, study.attention), study.events).items()}
+        intraday, history, ref.securities, ref.sessions,
+        anchored.filter(pl.col("event_id").is_in(rebuilt)),
+        study.events.filter(pl.col("event_id").is_in(rebuilt))).items()}
     marts["marts.event_propagation"] = propagation_at_us_open(
         marts["marts.event_propagation"], marts["marts.event_intraday_mark"])
     checks = [validate_gaps(gaps), *validate_marts(marts, config.window)]
     raise_on_rejected(checks[1:])  # a mart failure is a bug: roll the run back
+    replaced = pl.concat([built.select(load.STUDY_KEY), gone])
     for table, frame in marts.items():
-        counts[table] = load.replace_table(con, table, frame)
+        counts[table] = (load.replace_table(con, table, frame) if rebuild
+                         else load.replace_studies(con, table, frame, replaced))
         checkpoint("during_marts")
+    load.write_fingerprints(con, run_id, built, previous if rebuild else gone)
+    counts["marts.studies_built"] = built.height
+    counts["marts.studies_kept"] = current.height - built.height
     record_outcomes(con, run_id, checks)
     return counts, checks
 

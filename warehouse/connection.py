@@ -232,7 +232,8 @@ def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> int:
 
     Stateful schemas (raw, core, audit) change only through numbered migration files, so an
     older warehouse is upgraded in place with its data. Marts are derived: when marts.sql
-    changes they are dropped and re-created empty, and the next run rebuilds them.
+    changes they are dropped and re-created empty, the study fingerprints are cleared, and
+    the next run rebuilds every study.
     """
     steps = _migrations(folder)
     newest = steps[-1][0]
@@ -275,6 +276,8 @@ def migrate(con: duckdb.DuckDBPyConnection, folder: Path | None = None) -> int:
             ).fetchall():
                 con.execute(f'DROP TABLE marts."{table}"')
             con.execute(marts_sql)
+            # the marts are empty again: every study must be rebuilt (transforms/study_inputs)
+            con.execute("DELETE FROM audit.study_fingerprint")
             con.execute(
                 "INSERT OR REPLACE INTO audit.ddl_state VALUES ('marts.sql', ?, now())",
                 [marts_hash],

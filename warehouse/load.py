@@ -150,6 +150,60 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     return frame.height
 
 
+#: Columns that key a study's rows in the study-keyed marts (transforms/study_inputs.py).
+STUDY_KEY = ("event_id", "anchor")
+
+
+def replace_studies(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame,
+                    studies: pl.DataFrame) -> int:
+    """Replace the rows of ``studies`` (event_id, anchor) in a study-keyed mart by ``frame``'s.
+
+    Every study of ``studies`` loses its old rows (a study rebuilt with no rows, or one whose
+    event left the catalog, ends with none); ``frame`` must hold rows of those studies only.
+    Other studies' rows are untouched. Returns the rows inserted.
+    """
+    stray = frame.select(STUDY_KEY).unique().join(studies.select(STUDY_KEY), on=list(STUDY_KEY),
+                                                  how="anti")
+    if stray.height:
+        raise ValueError(f"{table}: rows of studies not being replaced: "
+                         f"{stray.head(3).rows()}")
+    _stage(con, "staged_studies", studies.select(STUDY_KEY).unique())
+    con.execute(f"DELETE FROM {table} t USING staged_studies s "
+                "WHERE t.event_id = s.event_id AND t.anchor = s.anchor")
+    if frame.height == 0:
+        return 0
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        table.split("."),
+    ).fetchall()]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
+    _stage(con, "staged_replace", frame.select(columns))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged_replace")
+    return frame.height
+
+
+def read_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """audit.study_fingerprint: event_id, anchor, fingerprint of every study built."""
+    return query_frame(con, "SELECT event_id, anchor, fingerprint FROM audit.study_fingerprint"
+                            " ORDER BY event_id, anchor").cast({"fingerprint": pl.UInt64})
+
+
+def write_fingerprints(con: duckdb.DuckDBPyConnection, run_id: str, built: pl.DataFrame,
+                       gone: pl.DataFrame) -> None:
+    """Record the fingerprints of the studies just ``built``; forget those ``gone``."""
+    _stage(con, "staged_gone", pl.concat([gone.select(STUDY_KEY),
+                                          built.select(STUDY_KEY)]).unique())
+    con.execute("DELETE FROM audit.study_fingerprint f USING staged_gone g "
+                "WHERE f.event_id = g.event_id AND f.anchor = g.anchor")
+    if built.height:
+        _stage(con, "staged_fp", built.select(*STUDY_KEY, "fingerprint")
+               .with_columns(run_id=pl.lit(run_id)))
+        con.execute("INSERT INTO audit.study_fingerprint BY NAME SELECT * FROM staged_fp")
+
+
 #: Key of row_json that keeps the float values JSON cannot: {"open": "NaN", "close": null}.
 NON_FINITE_KEY = "_non_finite"
 

@@ -1,5 +1,6 @@
 """The backfill on a local Dask cluster (two worker processes) builds the same warehouse as with
-threads: extraction and validation run on the workers, loading stays on the flow's writer."""
+threads: extraction and validation, and the reaction marts (in batches of events), run on the
+workers; loading stays on the flow's writer."""
 
 from __future__ import annotations
 
@@ -56,12 +57,15 @@ def test_dask_backfill_equals_threads_backfill(tmp_path, cluster):
     finally:
         client.close()
     assert (by_dask.status, by_dask.loaded) == ("success", 8)
-    assert len(stream.data) == 8, "every chunk's extraction ran on the cluster"
+    # every chunk's extraction, and the marts in 2 x max_concurrent batches of events
+    marts_batches = 2 * BACKFILL["max_concurrent"]
+    assert len(stream.data) == 8 + marts_batches, "extraction and marts ran on the cluster"
     assert workers <= set(cluster.scheduler_info["workers"])
 
     assert by_dask.counts == by_threads.counts
     a, b = content(threads), content(on_dask)
     assert a.keys() == b.keys()
+    assert a["marts.event_reaction"][0] > 0 and a["marts.event_segment_summary"][0] > 0
     different = {t for t in a if a[t] != b[t]}
     assert not different, f"tables differ between threads and Dask: {sorted(different)}"
     assert a["core.fact_price_daily"][0] > 20_000

@@ -69,6 +69,55 @@ def test_rerun_changes_nothing(demo_runs):
     statuses = [r[0] for r in con.execute("SELECT status FROM audit.etl_run").fetchall()]
     con.close()
     assert statuses == ["success", "success"]
+    assert "studies_built=0" in second.output  # nothing new: no study's marts rebuilt
+
+
+#: A later end: the windows of December 2025's events reach into these new sessions.
+LATER = "2026-01-09"
+
+
+def test_a_later_day_rebuilds_only_the_studies_it_reaches(demo_runs, tmp_path):
+    """The next sessions rebuild the studies whose window reaches them (and no other), and
+    the marts equal a full rebuild's (`--rebuild-marts` on a copy of the same warehouse)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    path, *_ = demo_runs
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(path, copy)
+    runner = CliRunner()
+    args = ["run", "--source", "demo", "--end", LATER, "--seed", "11", "--top", "0",
+            "--no-publish"]
+    later = runner.invoke(app, [*args, "--warehouse", str(path)], catch_exceptions=False)
+    assert later.exit_code == 0, later.output
+    full = runner.invoke(app, [*args, "--warehouse", str(copy), "--rebuild-marts"],
+                         catch_exceptions=False)
+    assert full.exit_code == 0, full.output
+    con = duckdb.connect(str(path), read_only=True)
+    run_id = con.execute("SELECT max(run_id) FROM audit.etl_run").fetchall()[0][0]
+    built = set(con.execute("SELECT event_id, anchor FROM audit.study_fingerprint "
+                            "WHERE run_id = ?", [run_id]).fetchall())
+    total = con.execute("SELECT count(*) FROM audit.study_fingerprint").fetchall()[0][0]
+    # announcement studies whose window (+20 sessions on some venue) passes the old end,
+    # from the day 0s and the calendar, not from the code under test
+    reaching = set(con.execute("""
+        SELECT DISTINCT d.event_id, 'announcement' FROM core.fact_event_day0 d
+        JOIN core.dim_session s ON s.exchange_mic = d.exchange_mic AND s.session_date = d.day0
+        JOIN core.dim_session e ON e.exchange_mic = d.exchange_mic
+             AND e.session_idx = s.session_idx + 20
+        WHERE e.session_date > ?""", [date.fromisoformat(END)]).fetchall())
+    mine = table_checksums(con, ("marts",))
+    con.close()
+    assert reaching and reaching <= built
+    assert {a for _, a in built} <= {"announcement", "attention"}
+    assert len(built) < total  # the other studies were kept, not rebuilt
+    assert f"studies_built={len(built)}" in later.output
+    con = duckdb.connect(str(copy), read_only=True)
+    assert table_checksums(con, ("marts",)) == mine
+    con.close()
 
 
 def test_deepseek_app_day_shows_in_the_marts(demo_runs):

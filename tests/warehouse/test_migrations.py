@@ -78,3 +78,19 @@ def test_marts_are_recreated_when_their_ddl_changes(tmp_path):
         "AND table_name = 'event_window'").fetchall()]
     con.close()
     assert "stale" not in cols
+
+
+def test_recreated_marts_forget_the_study_fingerprints(tmp_path):
+    """Empty marts with fingerprints left would make the next run rebuild nothing."""
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    con.execute("INSERT INTO audit.study_fingerprint VALUES ('e1', 'announcement', 7, 'r1')")
+    con.close()
+    con = connect(path)  # the DDL is unchanged: the fingerprint stays
+    assert con.execute("SELECT count(*) FROM audit.study_fingerprint").fetchall()[0][0] == 1
+    con.execute("UPDATE audit.ddl_state SET sha256 = 'old' WHERE name = 'marts.sql'")
+    con.close()
+    con = connect(path)
+    left = con.execute("SELECT count(*) FROM audit.study_fingerprint").fetchall()[0][0]
+    con.close()
+    assert left == 0
