@@ -132,11 +132,13 @@ def study_fingerprints(
                       pl.col("date_hi").fill_null(pl.col("day0")))
     )
     # the study's own rows: day 0 per venue, the venue's calendar over its span
-    own = span.select(*STUDY, "exchange_mic", "day0", "day0_idx", "closed_market")
-    cal = sessions.select("exchange_mic", "session_idx", "session_date",
+    # dates, not session indices: an index depends on where the calendar starts (a backfill
+    # from 2006 and a daily run from 2016 number the same session differently)
+    own = span.select(*STUDY, "exchange_mic", "day0", "closed_market")
+    cal = sessions.select("exchange_mic", "session_date",
                           *[c for c in ("open_utc", "close_utc") if c in sessions.columns])
     cal_sum = _range_sums(
-        _codes(cal["exchange_mic"], venues), cal["session_idx"].to_numpy(), _row_hash(cal),
+        _codes(cal["exchange_mic"], venues), sessions["session_idx"].to_numpy(), _row_hash(cal),
         _codes(span["exchange_mic"], venues), span["_lo"].fill_null(0).to_numpy(),
         span["_hi"].fill_null(-1).to_numpy())
     venue_part = _mix(_row_hash(own), cal_sum)

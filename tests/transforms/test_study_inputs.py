@@ -176,3 +176,14 @@ def test_share_counts_reach_the_studies_whose_as_of_lookup_reads_them(market):
     # days[200] is the last count before e4's span (230..300), and in no other span
     edited = fp(counts(base[0], base[1], (days[200], 1.25e9)))
     assert set(changed_studies(edited, before)[0]["event_id"]) == {"e4"}
+
+
+def test_where_the_calendar_starts_changes_nothing(market):
+    """A backfill's calendar starts years before a daily run's, so the same session has
+    another index: the same sessions and prices must give the same fingerprints."""
+    sessions, prices, securities, day0, events, _ = market
+    shifted_s = sessions.with_columns(pl.col("session_idx") + 500)
+    shifted_d = day0.with_columns(pl.col("day0_idx") + 500)
+    shifted = study_fingerprints(anchor_day0(shifted_d, shifted_s, None), shifted_d, events,
+                                 securities, prices, shifted_s, CFG)
+    assert shifted.equals(_fingerprints(market))
