@@ -67,9 +67,9 @@ __all__ = [
 
 #: The grain of each mart.
 MART_KEYS: dict[str, list[str]] = {
-    "marts.event_reaction": ["event_id", "anchor", "ticker"],
+    "marts.event_reaction": ["event_id", "anchor", "ticker", "model"],
     "marts.event_window": ["event_id", "anchor", "ticker", "rel_day"],
-    "marts.event_segment_summary": ["event_id", "anchor", "segment", "car_window"],
+    "marts.event_segment_summary": ["event_id", "anchor", "segment", "car_window", "model"],
     "marts.event_propagation": ["event_id", "anchor", "exchange_mic"],
     "marts.event_intraday": ["event_id", "anchor", "ticker", "bar_start_utc"],
     "marts.event_intraday_mark": ["event_id", "anchor", "ticker", "mark"],
@@ -148,10 +148,13 @@ def _reaction_checks(frame: pl.DataFrame, window: pl.DataFrame | None) -> pl.Dat
         sums, on=unit, how="left", maintain_order="left"
     )
     gaps = {}
+    # marts.event_window holds the run's model's ARs: other models' CARs are not sums of them
+    other_model = (~pl.col("default_model") if "default_model" in frame.columns
+                   else pl.lit(False))
     for col, (a, b) in windows.items():
         complete = pl.col(f"_n_{col}").fill_null(0) == (b - a + 1)
         gaps[f"{col}_gap"] = (
-            pl.when(pl.col(col).is_null())
+            pl.when(pl.col(col).is_null() | other_model)
             .then(None)
             .when(complete)
             .then((pl.col(col) - pl.col(f"_s_{col}")).abs())

@@ -415,12 +415,14 @@ class MartInputs:
     shares: pl.DataFrame
     fx: pl.DataFrame
     attention: pl.DataFrame | None
+    models: tuple[str, ...]
 
     def build(self, events: list[str]) -> dict[str, pl.DataFrame]:
         """The reaction marts of ``events``' studies (the others still confound them)."""
         return build_reaction_marts(
             self.history, self.securities, self.sessions, self.day0, self.events, self.config,
-            shares=self.shares, fx=self.fx, attention=self.attention, only_events=events)
+            shares=self.shares, fx=self.fx, attention=self.attention, only_events=events,
+            models=self.models)
 
 
 #: Builds each batch of events' marts (``MartInputs.build``), in order: in-process by default.
@@ -465,11 +467,13 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
                       ref.securities)
     load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
     config = EventStudyConfig(model=model)
+    # every model side by side (marts.event_reaction.model), the run's first: default_model
+    models = (model, *(m for m in MODELS if m != model))
     shares, fx, intraday = load.read_shares(con), load.read_fx(con), load.read_intraday(con)
     anchored = anchor_day0(study.day0, ref.sessions, study.attention)
     current = study_fingerprints(
         anchored, study.day0, study.events, resolve_benchmarks(ref.securities, history),
-        history, ref.sessions, config, shares, fx, intraday)
+        history, ref.sessions, config, shares, fx, intraday, models)
     previous = load.read_fingerprints(con)
     # no fingerprints (a new warehouse, re-created marts, one built before they existed):
     # replace whole tables, so no study is left behind unaccounted for
@@ -479,7 +483,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
     rebuilt = changed["event_id"].unique().sort().to_list()
     built = current.filter(pl.col("event_id").is_in(rebuilt))
     inputs = MartInputs(history, ref.securities, ref.sessions, study.day0, study.events, config,
-                        shares, fx, study.attention)
+                        shares, fx, study.attention, models)
     built_parts = (map_parts or _in_process)(inputs, _batches(rebuilt, parts))
     marts = {table: pl.concat([part[table] for part in built_parts], how="vertical_relaxed")
              for table in built_parts[0]}

@@ -77,10 +77,13 @@ ANCHOR = "announcement"
 
 
 def _anchor(catalog: Catalog, table: str, alias: str = "") -> str:
-    """`AND anchor = 'announcement'` when ``table`` is keyed by anchor, else nothing."""
-    if not catalog.has(table, "anchor"):
-        return ""
-    return f" AND {alias + '.' if alias else ''}anchor = '{ANCHOR}'"
+    """The rows the report reads: `AND anchor = 'announcement'` when ``table`` is keyed by
+    anchor, and `AND default_model` (the run's model) when it holds every model."""
+    prefix = alias + "." if alias else ""
+    where = f" AND {prefix}anchor = '{ANCHOR}'" if catalog.has(table, "anchor") else ""
+    if catalog.has(table, "default_model"):
+        where += f" AND {prefix}default_model"
+    return where
 
 
 def _catalog(con: duckdb.DuckDBPyConnection) -> Catalog:

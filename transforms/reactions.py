@@ -169,7 +169,7 @@ def build_reaction_marts(
     inputs = _Inputs(anchored, day0, returns, source, prices, securities, sessions, events,
                      value_moved, shares, fx)
     per_model = [_marts_polars(inputs, c, batch_events or BATCH_EVENTS) for c in cfgs]
-    return _combine_models(per_model)
+    return _combine_models(per_model, cfgs[0].model)
 
 
 @dataclass(frozen=True)
@@ -191,11 +191,23 @@ class _Inputs:
     limits: pl.DataFrame | None = None
 
 
-def _combine_models(per_model: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
-    """One block per model of the tables that carry ``model``; the others the first's."""
+def _combine_models(per_model: list[dict[str, pl.DataFrame]], default: str
+                    ) -> dict[str, pl.DataFrame]:
+    """One block per model of the tables that carry ``model``, each row flagged
+    ``default_model`` (right after ``model``) when it is ``default``'s; the other tables the
+    first model's."""
     first = per_model[0]
-    return {table: pl.concat([m[table] for m in per_model]) if table in _PER_MODEL
-            else frame for table, frame in first.items()}
+    out = {}
+    for table, frame in first.items():
+        if table not in _PER_MODEL:
+            out[table] = frame
+            continue
+        stacked = pl.concat([m[table] for m in per_model])
+        cols = stacked.columns
+        at = cols.index("model") + 1
+        out[table] = stacked.with_columns(default_model=pl.col("model") == default).select(
+            *cols[:at], "default_model", *cols[at:])
+    return out
 
 
 #: The marts with a ``model`` column (one block of rows per model).
@@ -241,7 +253,7 @@ def _marts_arrays(inputs: _Inputs, cfgs: list[EventStudyConfig], batch_events: i
             inputs, c, arrays.units[c.model], window, lambda _r, m=c.model: arrays.tests[m],
             window_for_value=arrays.window[cfg.model],
         ))
-    return _combine_models(per_model)
+    return _combine_models(per_model, cfgs[0].model)
 
 
 def _marts_for(

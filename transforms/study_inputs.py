@@ -14,7 +14,8 @@ on what its fingerprint hashes:
   columns) of the security and of its benchmark inside the span, its hourly bars inside the
   span, its share counts and its currency's FX rates inside the span and the last ones
   before it (what an as-of lookup reads);
-* the engine's configuration (model, windows) and the code's ``VERSION``.
+* the engine's configuration (the run's model, windows), the models measured and the code's
+  ``VERSION``.
 
 Each row is hashed once (polars ``hash``, stable for one polars version: an upgrade changes
 every fingerprint, i.e. one full rebuild) and a window's rows are summed by prefix sums over
@@ -102,6 +103,7 @@ def study_fingerprints(
     shares: pl.DataFrame | None = None,
     fx: pl.DataFrame | None = None,
     intraday: pl.DataFrame | None = None,
+    models: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """event_id, anchor, fingerprint (UInt64): one row per study of ``anchored``.
 
@@ -177,7 +179,8 @@ def study_fingerprints(
                                 cfg.confound_window, STUDY, others=day0)
     event_rows = anchored.select(STUDY).unique().join(events, on="event_id", how="left")
     config = np.full(event_rows.height, _row_hash(pl.DataFrame(
-        {"cfg": [repr(cfg)], "version": [VERSION]}))[0], dtype=np.uint64)
+        {"cfg": [repr(cfg)], "models": [",".join(models)], "version": [VERSION]}))[0],
+        dtype=np.uint64)
 
     parts = pl.concat([
         own.select(STUDY).with_columns(h=pl.Series(venue_part, dtype=pl.UInt64)),

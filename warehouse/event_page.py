@@ -34,7 +34,7 @@ def event_venues(con: duckdb.DuckDBPyConnection, event_id: str, anchor: str) -> 
             SELECT exchange_mic, count(*) FILTER (WHERE censored_day0) AS limit_hits,
                    sum(value_moved_usd_0_0) AS usd_moved,
                    count(value_moved_usd_0_0) AS n_valued, count(*) AS n
-            FROM marts.event_reaction WHERE event_id = ? AND anchor = ?
+            FROM marts.event_reaction WHERE event_id = ? AND anchor = ? AND default_model
               AND segment <> 'benchmark' GROUP BY exchange_mic),
         m AS (  -- a venue of futures or ETFs only (CME) is read from them
             SELECT exchange_mic,
@@ -74,7 +74,7 @@ def event_securities(con: duckdb.DuckDBPyConnection, event_id: str, anchor: str,
         LEFT JOIN marts.event_intraday_mark m_low ON m_low.event_id = r.event_id
              AND m_low.anchor = r.anchor AND m_low.ticker = r.ticker
              AND m_low.mark = 'intraday_low'
-        WHERE r.event_id = ? AND r.anchor = ?
+        WHERE r.event_id = ? AND r.anchor = ? AND r.default_model
         ORDER BY abs(coalesce(r.ar_day0, r.ret_day0)) DESC NULLS LAST, r.ticker
         LIMIT ?""", [event_id, anchor, limit])
 

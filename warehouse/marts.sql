@@ -1,7 +1,7 @@
 -- Marts: what SQL users and BI tools read. Stable names; every table and column is commented.
 -- Rebuilt from core inside each run's transaction, so they always match core exactly.
 
--- grain: one row per (event_id, anchor, ticker); anchor = announcement or attention
+-- grain: one row per (event_id, anchor, ticker, model); anchor = announcement or attention
 CREATE TABLE IF NOT EXISTS marts.event_reaction (
     event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL,
     event_name VARCHAR NOT NULL, event_kind VARCHAR NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     confounded BOOLEAN NOT NULL, confounding_events VARCHAR[] NOT NULL,
     estimation_overlap BOOLEAN NOT NULL, n_overlapping_events INTEGER NOT NULL,
     overlapping_events VARCHAR[] NOT NULL,
-    model VARCHAR NOT NULL,
+    model VARCHAR NOT NULL, default_model BOOLEAN NOT NULL,
     ret_day0 DOUBLE, ar_day0 DOUBLE,
     car_0_0 DOUBLE, car_0_0_t DOUBLE, car_0_0_p DOUBLE,
     car_m1_p1 DOUBLE, car_m1_p1_t DOUBLE, car_m1_p1_p DOUBLE,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS marts.event_reaction (
     value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
     shares_unknown BOOLEAN, fx_unknown BOOLEAN, duplicate_listing_of VARCHAR,
     limit_day0 VARCHAR, one_price_day0 BOOLEAN NOT NULL, censored_day0 BOOLEAN NOT NULL,
-    PRIMARY KEY (event_id, anchor, ticker)
+    PRIMARY KEY (event_id, anchor, ticker, model)
 );
 
 -- grain: one row per (event_id, anchor, ticker, rel_day)
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS marts.event_window (
     PRIMARY KEY (event_id, anchor, ticker, rel_day)
 );
 
-COMMENT ON TABLE marts.event_reaction IS 'How each security reacted to each AI event, measured from two day 0s: one row per (event_id, anchor, ticker). anchor = announcement: day 0 is the first session of the security''s exchange that closes after the announcement; anchor = attention: day 0 is the exchange''s first session on or after the event''s attention day (marts.news_attention). Filter on anchor (e.g. anchor = ''announcement'') for one row per (event, security). Returns are simple returns of the adjusted close.';
+COMMENT ON TABLE marts.event_reaction IS 'How each security reacted to each AI event, measured from two day 0s and under each normal-return model: one row per (event_id, anchor, ticker, model). anchor = announcement: day 0 is the first session of the security''s exchange that closes after the announcement; anchor = attention: day 0 is the exchange''s first session on or after the event''s attention day (marts.news_attention). Filter on anchor (e.g. anchor = ''announcement'') and default_model (the run''s model, the one marts.event_window and marts.event_propagation use) for one row per (event, security); compare models with GROUP BY model. Returns are simple returns of the adjusted close.';
 COMMENT ON COLUMN marts.event_reaction.event_id IS 'Event identifier (core.dim_event.event_id); detected events are detected-<name>.';
 COMMENT ON COLUMN marts.event_reaction.anchor IS 'Which day 0 the row measures from (part of the key): announcement = the first session of the venue closing after announced_at; attention = the venue''s first session on or after the event''s attention day (the NYSE session in [0,+10] with the most stories about the event, marts.news_attention.attention_date). Events with no attention day have announcement rows only.';
 COMMENT ON COLUMN marts.event_reaction.detected IS 'True when the event was detected in the news (core.dim_event.origin = detected: a lab post or a burst of stories naming a model the catalog does not know), false for catalog events. Detected events are measured like catalog ones; see core.dim_event.confidence.';
@@ -60,7 +60,8 @@ COMMENT ON COLUMN marts.event_reaction.confounding_events IS 'event_id of every 
 COMMENT ON COLUMN marts.event_reaction.estimation_overlap IS 'True when the estimation window ([-250,-11] sessions by default) shares a session with another catalog event''s [-1,+5] window on this venue, so the normal-return model was fitted on possibly event-affected days.';
 COMMENT ON COLUMN marts.event_reaction.n_overlapping_events IS 'Number of other catalog events whose [-1,+5] window overlaps this estimation window on this venue.';
 COMMENT ON COLUMN marts.event_reaction.overlapping_events IS 'event_id of those events, ordered by their day 0 (empty when there are none).';
-COMMENT ON COLUMN marts.event_reaction.model IS 'Normal-return model: market (OLS on the benchmark), market_adjusted or mean_adjusted.';
+COMMENT ON COLUMN marts.event_reaction.model IS 'Normal-return model (part of the key): market (OLS on the benchmark), market_adjusted or mean_adjusted; every run measures all three.';
+COMMENT ON COLUMN marts.event_reaction.default_model IS 'True for the run''s model (aftershock run --model, default market): the rows the report, the BI pages and marts.event_window use.';
 COMMENT ON COLUMN marts.event_reaction.ret_day0 IS 'Simple return on day 0 (fraction, 0.01 = 1%): adj_close / previous session adj_close - 1.';
 COMMENT ON COLUMN marts.event_reaction.ar_day0 IS 'Abnormal return on day 0 (fraction): ret_day0 minus the normal-return model''s prediction.';
 COMMENT ON COLUMN marts.event_reaction.car_0_0 IS 'Cumulative abnormal return over sessions [0,0] (fraction).';
@@ -114,14 +115,15 @@ COMMENT ON COLUMN marts.event_window.car IS 'Cumulative abnormal return from rel
 COMMENT ON COLUMN marts.event_window.limit_hit IS 'up or down when this session''s close sat at the venue''s daily price limit (the return is censored: the true move was at least this large), else null; see marts.event_reaction.limit_day0.';
 COMMENT ON COLUMN marts.event_window.one_price IS 'True when this session was a one-price bar at the limit (open = high = low = close).';
 
--- grain: one row per (event_id, anchor, segment, car_window); segment 'all' pools every
+-- grain: one row per (event_id, anchor, segment, car_window, model); segment 'all' pools every
 -- non-benchmark security of the event, segment 'benchmark' (indices, ETFs, index futures) is
 -- only its own row
 CREATE TABLE IF NOT EXISTS marts.event_segment_summary (
     event_id VARCHAR NOT NULL, anchor VARCHAR NOT NULL, event_name VARCHAR NOT NULL,
     detected BOOLEAN NOT NULL, segment VARCHAR NOT NULL,
     car_window VARCHAR NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL,
-    model VARCHAR NOT NULL, n_securities BIGINT NOT NULL, n BIGINT NOT NULL, n_days BIGINT,
+    model VARCHAR NOT NULL, default_model BOOLEAN NOT NULL,
+    n_securities BIGINT NOT NULL, n BIGINT NOT NULL, n_days BIGINT,
     caar DOUBLE,
     bw1980 DOUBLE, p_bw1980 DOUBLE, bw1985 DOUBLE, p_bw1985 DOUBLE,
     cs_t DOUBLE, p_cs_t DOUBLE, patell DOUBLE, p_patell DOUBLE,
@@ -130,7 +132,7 @@ CREATE TABLE IF NOT EXISTS marts.event_segment_summary (
     p_hat DOUBLE, rbar DOUBLE,
     value_moved_usd_0_0 DOUBLE, value_moved_usd_0_p5 DOUBLE,
     n_applicable BIGINT, n_valued_0_0 BIGINT, n_valued_0_p5 BIGINT,
-    PRIMARY KEY (event_id, anchor, segment, car_window)
+    PRIMARY KEY (event_id, anchor, segment, car_window, model)
 );
 
 -- grain: one row per (event_id, anchor, exchange_mic): each venue's day-0 session, in
@@ -152,7 +154,7 @@ CREATE TABLE IF NOT EXISTS marts.event_propagation (
     PRIMARY KEY (event_id, anchor, exchange_mic)
 );
 
-COMMENT ON TABLE marts.event_segment_summary IS 'Cross-section of each AI event per supply-chain segment and CAR window: one row per (event_id, anchor, segment, car_window). Segment ''all'' pools every non-benchmark security; segment ''benchmark'' (indices, ETFs, index futures) appears only as its own row. Statistics as in R''s estudy2 (docs/method.md). Every security of an event shares its event date, so cross-sectional correlation inflates the classic statistics: bw1985 and kp_bmp are the headline ones.';
+COMMENT ON TABLE marts.event_segment_summary IS 'Cross-section of each AI event per supply-chain segment, CAR window and normal-return model: one row per (event_id, anchor, segment, car_window, model); filter default_model for the run''s model. Segment ''all'' pools every non-benchmark security; segment ''benchmark'' (indices, ETFs, index futures) appears only as its own row. Statistics as in R''s estudy2 (docs/method.md). Every security of an event shares its event date, so cross-sectional correlation inflates the classic statistics: bw1985 and kp_bmp are the headline ones.';
 COMMENT ON COLUMN marts.event_segment_summary.event_id IS 'Event identifier (core.dim_event.event_id).';
 COMMENT ON COLUMN marts.event_segment_summary.anchor IS 'Which day 0 the windows count from (part of the key): announcement or attention, as in marts.event_reaction.anchor.';
 COMMENT ON COLUMN marts.event_segment_summary.event_name IS 'Event name, e.g. DeepSeek-R1.';
@@ -161,7 +163,8 @@ COMMENT ON COLUMN marts.event_segment_summary.segment IS 'AI supply-chain segmen
 COMMENT ON COLUMN marts.event_segment_summary.car_window IS 'CAR window name: car_0_0, car_m1_p1, car_0_p1, car_0_p5, car_0_p10, car_m5_p20 (m = minus, p = plus sessions).';
 COMMENT ON COLUMN marts.event_segment_summary.window_start IS 'First session of the window relative to day 0 (inclusive).';
 COMMENT ON COLUMN marts.event_segment_summary.window_end IS 'Last session of the window relative to day 0 (inclusive).';
-COMMENT ON COLUMN marts.event_segment_summary.model IS 'Normal-return model: market, market_adjusted or mean_adjusted.';
+COMMENT ON COLUMN marts.event_segment_summary.model IS 'Normal-return model (part of the key): market, market_adjusted or mean_adjusted.';
+COMMENT ON COLUMN marts.event_segment_summary.default_model IS 'True for the run''s model (aftershock run --model, default market).';
 COMMENT ON COLUMN marts.event_segment_summary.n_securities IS 'Securities of the segment in marts.event_reaction for this event (including thin-estimation and self-benchmark ones, which take no part in the statistics).';
 COMMENT ON COLUMN marts.event_segment_summary.n IS 'Securities with an estimated model and an abnormal return on every session of the window: the N behind caar, cs_t, bmp, kp_bmp and gen_sign.';
 COMMENT ON COLUMN marts.event_segment_summary.n_days IS 'Sessions of the window with at least one abnormal return; the day-summed statistics (bw1980, bw1985, patell, corrado_rank) are null unless this equals the window length.';

@@ -84,7 +84,7 @@ def news_fetches(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 TOP_REACTIONS_SQL = """
 WITH recent AS (
     SELECT event_id FROM marts.event_reaction
-    WHERE ar_day0 IS NOT NULL AND anchor = 'announcement'
+    WHERE ar_day0 IS NOT NULL AND anchor = 'announcement' AND default_model
     GROUP BY event_id ORDER BY max(announced_at) DESC LIMIT 3
 )
 SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
@@ -92,6 +92,7 @@ SELECT r.event_id AS event, r.day0, r.ticker, r.segment,
        round(100 * r.car_0_p5, 2) AS car_0_p5_pct, round(r.car_0_0_t, 2) AS t_day0
 FROM marts.event_reaction r JOIN recent USING (event_id)
 WHERE r.ar_day0 IS NOT NULL AND r.segment <> 'benchmark' AND r.anchor = 'announcement'
+  AND r.default_model
 ORDER BY abs(r.ar_day0) DESC LIMIT ?
 """
 
@@ -231,7 +232,8 @@ NEW_REACTIONS_SQL = """
 SELECT r.event_id, r.event_name, r.day0, r.ticker, r.segment, r.exchange_mic,
        r.ret_day0, r.ar_day0, r.car_0_p5, r.car_0_0_t, r.thin_estimation
 FROM marts.event_reaction r
-WHERE r.event_id IN (
+WHERE r.anchor = 'announcement' AND r.default_model  -- one row per (event, security)
+  AND r.event_id IN (
     SELECT DISTINCT e.event_id
     FROM marts.event_reaction e
     JOIN core.fact_price_daily p ON p.ticker = e.ticker AND p.session_date = e.day0

@@ -17,11 +17,12 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute(
         "SELECT event_id, ticker, ret_day0, ar_day0, source FROM marts.event_reaction "
-        "WHERE day0 = DATE '2025-01-27' AND exchange_mic = 'XNAS' ORDER BY ticker").fetchall()
+        "WHERE day0 = DATE '2025-01-27' AND exchange_mic = 'XNAS' AND default_model "
+        "ORDER BY ticker").fetchall()
     limits = con.execute(
         "SELECT ticker, limit_day0, one_price_day0, censored_day0, ret_day0 "
         "FROM marts.event_reaction WHERE event_id = 'deepseek-app-1-us-app-store' "
-        "AND ticker IN ('NVDA', '300766.SZ') ORDER BY ticker").fetchall()
+        "AND ticker IN ('NVDA', '300766.SZ') AND default_model ORDER BY ticker").fetchall()
     window = con.execute(
         "SELECT limit_hit, one_price FROM marts.event_window WHERE ticker = '300766.SZ' "
         "AND event_id = 'deepseek-app-1-us-app-store' AND rel_day = 0").fetchall()
@@ -41,7 +42,7 @@ def test_nvda_day0_return_on_the_deepseek_app_day(cli, snapshot_dir, tmp_path):
     asml = con.execute(
         "SELECT benchmark, benchmark_fallback, ar_day0 FROM marts.event_reaction "
         "WHERE event_id = 'deepseek-app-1-us-app-store' AND anchor = 'announcement' "
-        "AND ticker = 'ASML.AS'").fetchall()
+        "AND ticker = 'ASML.AS' AND default_model").fetchall()
     con.close()
     # ASML's own index (^AEX) is not recorded: the chain falls back to ^GDAXI, flagged
     assert asml == [("^GDAXI", True, asml[0][2])] and asml[0][2] < -0.03

@@ -45,6 +45,8 @@ def insert(con, table: str, **values) -> None:
             row[column] = values[column]
         elif column == "anchor":  # marts measured from two day 0s: the report reads this one
             row[column] = "announcement"
+        elif column == "default_model":  # marts holding every model: the run's one
+            row[column] = True
         elif not nullable:
             if dtype.endswith("[]"):
                 row[column] = []

@@ -171,9 +171,15 @@ def test_every_model_in_one_pass_equals_each_model_alone(demo_world):
         for table in TABLES:
             if i == 0 or table in ("marts.event_reaction", "marts.event_segment_summary"):
                 blocks[table].append(alone[table])
-    assert_same_marts(together, {t: pl.concat(b) for t, b in blocks.items()})
+    expected = {t: pl.concat(b) for t, b in blocks.items()}
+    for table in ("marts.event_reaction", "marts.event_segment_summary"):  # alone, each was
+        expected[table] = expected[table].with_columns(  # its run's model; together, the first
+            default_model=pl.col("model") == MODELS[0])
+    assert_same_marts(together, expected)
     assert together["marts.event_reaction"]["model"].unique(maintain_order=True).to_list() == [
         *MODELS]
+    assert together["marts.event_reaction"].filter("default_model")["model"].unique().to_list() \
+        == [MODELS[0]]
 
 
 # --- a hand-made market -------------------------------------------------------------------

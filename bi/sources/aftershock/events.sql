@@ -11,6 +11,6 @@ SELECT r.event_id,
        any_value(r.source) AS source,
        '/events/' || r.event_id AS link
 FROM marts.event_reaction r
-WHERE r.anchor = 'announcement'
+WHERE r.anchor = 'announcement' AND default_model
 GROUP BY r.event_id
 ORDER BY min(r.announced_at) DESC

@@ -4,16 +4,16 @@ WITH ev AS (
     SELECT event_id,
            any_value(event_name) || ' (' || CAST(min(day0) AS VARCHAR) || ')' AS event_label,
            CAST(min(announced_at) AS VARCHAR) AS announced_at_utc
-    FROM marts.event_reaction WHERE anchor = 'announcement' GROUP BY event_id
+    FROM marts.event_reaction WHERE anchor = 'announcement' AND default_model GROUP BY event_id
 ),
 seg AS (
     SELECT DISTINCT segment FROM marts.event_reaction
-    WHERE segment <> 'benchmark' AND anchor = 'announcement'
+    WHERE segment <> 'benchmark' AND anchor = 'announcement' AND default_model
 ),
 cell AS (
     SELECT event_id, segment, avg(car_0_p5) AS mean_car_0_p5, count(car_0_p5) AS n
     FROM marts.event_reaction
-    WHERE segment <> 'benchmark' AND car_0_p5 IS NOT NULL AND anchor = 'announcement'
+    WHERE segment <> 'benchmark' AND car_0_p5 IS NOT NULL AND anchor = 'announcement' AND default_model
     GROUP BY event_id, segment
 )
 SELECT ev.event_id, ev.event_label, ev.announced_at_utc, seg.segment,
