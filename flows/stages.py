@@ -47,7 +47,7 @@ from sources.base import EXTRACT_STATUS, ExtractResult
 from sources.reference import SHARE_KINDS
 from transforms import calendar, detection, prices
 from transforms.benchmarks import resolve_benchmarks
-from transforms.event_study import MODELS, EventStudyConfig
+from transforms.event_study import MODELS, EventStudyConfig, models_from
 from transforms.intraday import (
     build_intraday_marts,
     intraday_to_core,
@@ -467,8 +467,7 @@ def refresh_derived(con: duckdb.DuckDBPyConnection, run_id: str, ref: Reference,
                       ref.securities)
     load.append(con, "audit.gap_report", gaps.with_columns(run_id=pl.lit(run_id)))
     config = EventStudyConfig(model=model)
-    # every model side by side (marts.event_reaction.model), the run's first: default_model
-    models = (model, *(m for m in MODELS if m != model))
+    models = models_from(model)  # every model side by side, the run's first (default_model)
     shares, fx, intraday = load.read_shares(con), load.read_fx(con), load.read_intraday(con)
     anchored = anchor_day0(study.day0, ref.sessions, study.attention)
     current = study_fingerprints(

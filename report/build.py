@@ -76,7 +76,7 @@ class Catalog:
 ANCHOR = "announcement"
 
 
-def _anchor(catalog: Catalog, table: str, alias: str = "") -> str:
+def _reported(catalog: Catalog, table: str, alias: str = "") -> str:
     """The rows the report reads: `AND anchor = 'announcement'` when ``table`` is keyed by
     anchor, and `AND default_model` (the run's model) when it holds every model."""
     prefix = alias + "." if alias else ""
@@ -332,7 +332,7 @@ def events(con, catalog: Catalog) -> pl.DataFrame:
                    count(*) FILTER (WHERE segment NOT IN ('benchmark')) AS n_securities,
                    avg(car_0_p5) FILTER (WHERE segment NOT IN ('benchmark')) AS mean_car_0_p5,
                    avg(ar_day0) FILTER (WHERE segment NOT IN ('benchmark')) AS mean_ar_day0
-            FROM marts.event_reaction WHERE true{_anchor(catalog, "marts.event_reaction")}
+            FROM marts.event_reaction WHERE true{_reported(catalog, "marts.event_reaction")}
             GROUP BY event_id
         )
         SELECT r.*, {extra} FROM r {join}
@@ -351,7 +351,7 @@ def heatmap_cells(con, catalog: Catalog, listing: pl.DataFrame) -> tuple[pl.Data
             con,
             "SELECT event_id, segment, caar, n, kp_bmp AS t FROM marts.event_segment_summary "
             "WHERE car_window = 'car_0_p5' AND segment NOT IN ('all', 'benchmark') "
-            "AND caar IS NOT NULL" + _anchor(catalog, "marts.event_segment_summary"),
+            "AND caar IS NOT NULL" + _reported(catalog, "marts.event_segment_summary"),
         )
         source = ("CAAR[0,+5] from marts.event_segment_summary; t is the Kolari-Pynnönen "
                   "adjusted BMP statistic")
@@ -362,7 +362,7 @@ def heatmap_cells(con, catalog: Catalog, listing: pl.DataFrame) -> tuple[pl.Data
             "SELECT event_id, segment, avg(car_0_p5) AS caar, count(car_0_p5) AS n, "
             "NULL::DOUBLE AS t FROM marts.event_reaction "
             "WHERE segment <> 'benchmark' AND car_0_p5 IS NOT NULL"
-            + _anchor(catalog, "marts.event_reaction") + " GROUP BY ALL",
+            + _reported(catalog, "marts.event_reaction") + " GROUP BY ALL",
         )
         source = "mean CAR[0,+5] over the segment's securities (marts.event_reaction)"
         t_name = "–"
@@ -385,7 +385,7 @@ def car_paths(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
         "SELECT segment, rel_day, avg(car) AS mean_car, stddev_samp(car) AS sd, "
         "count(car) AS n FROM marts.event_window WHERE event_id = ? "
         "AND segment <> 'benchmark' AND car IS NOT NULL"
-        + _anchor(catalog, "marts.event_window") + " GROUP BY ALL ORDER BY ALL",
+        + _reported(catalog, "marts.event_window") + " GROUP BY ALL ORDER BY ALL",
         [event_id],
     )
     if frame.height == 0:
@@ -410,7 +410,7 @@ def movers(con, catalog: Catalog, event_id: str) -> tuple[pl.DataFrame, pl.DataF
             "SELECT ticker, security_name, segment, exchange_mic, ret_day0, ar_day0, "
             "car_0_0_t, car_0_p5, car_0_p5_t, car_0_p5_p, confounded, thin_estimation "
             "FROM marts.event_reaction WHERE event_id = ? AND segment <> 'benchmark' "
-            "AND car_0_p5 IS NOT NULL" + _anchor(catalog, "marts.event_reaction"),
+            "AND car_0_p5 IS NOT NULL" + _reported(catalog, "marts.event_reaction"),
             [event_id],
         )
     )
@@ -429,7 +429,7 @@ def value_moved(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
         "SELECT segment, any_value(value_moved_usd_0_0) AS \"[0,0]\", "
         "any_value(value_moved_usd_0_p5) AS \"[0,+5]\" FROM marts.event_segment_summary "
         "WHERE event_id = ? AND segment NOT IN ('all', 'benchmark')"
-        + _anchor(catalog, "marts.event_segment_summary") + " GROUP BY segment",
+        + _reported(catalog, "marts.event_segment_summary") + " GROUP BY segment",
         [event_id],
     )
     if wide.height == 0:
@@ -461,7 +461,7 @@ def propagation(con, catalog: Catalog, event_id: str) -> pl.DataFrame:
         + "closed_market, close_order, hours_after_announcement, n_securities, n_with_ar, "
         "median_ar_day0, benchmark_ticker, benchmark_ret_day0 "
         "FROM marts.event_propagation WHERE event_id = ?"
-        + _anchor(catalog, "marts.event_propagation") + f" ORDER BY {order}, exchange_mic",
+        + _reported(catalog, "marts.event_propagation") + f" ORDER BY {order}, exchange_mic",
         [event_id],
     )
     return _clean(frame)

@@ -41,6 +41,11 @@ DF_LOST: dict[str, int] = {"market": 2, "mean_adjusted": 1, "market_adjusted": 1
 #: The normal-return models, the default first.
 MODELS: tuple[str, ...] = ("market", "market_adjusted", "mean_adjusted")
 
+
+def models_from(default: str) -> tuple[str, ...]:
+    """Every model, ``default`` first: the order the marts list them in (``default_model``)."""
+    return (default, *(m for m in MODELS if m != default))
+
 #: Polars engine for every ``collect``: the in-memory engine aggregates floats in a fixed
 #: order, so a rerun gives bit-identical marts (polars' default streaming engine combines
 #: partial sums in thread-completion order, which moves the last bits from run to run).

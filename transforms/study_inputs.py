@@ -31,11 +31,10 @@ import polars as pl
 
 from transforms.event_panel import catalog_overlaps
 from transforms.event_study import EventStudyConfig
+from transforms.reactions import KEYS as STUDY
 
 #: Bump when a change to the marts' code must rebuild every study.
 VERSION = "1"
-#: The study key.
-STUDY = ["event_id", "anchor"]
 _SEED = 20250127
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 

@@ -127,24 +127,26 @@ def upsert_actions(con: duckdb.DuckDBPyConnection, good: pl.DataFrame, run_id: s
                   ("value", "source"), run_id)
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
+                   ) -> pl.DataFrame:
+    """``frame``'s columns of ``table``, in the table's order; a missing one is an error."""
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        table.split("."),
+    ).fetchall()]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
+    return frame.select(columns)
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace a derived table's rows (dims from seeds, sessions, marts) keeping its DDL.
 
     Only the table's own columns are taken from ``frame``; a missing one is an error.
     """
-    schema, name = table.split(".")
-    columns = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-    ]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
-    _stage(con, "staged_replace", frame.select(columns))
+    _stage(con, "staged_replace", _table_columns(con, table, frame))
     con.execute(f"DELETE FROM {table}")
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged_replace")
     return frame.height
@@ -172,15 +174,7 @@ def replace_studies(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
                 "WHERE t.event_id = s.event_id AND t.anchor = s.anchor")
     if frame.height == 0:
         return 0
-    columns = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        table.split("."),
-    ).fetchall()]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{table}: frame lacks column(s) {', '.join(missing)}")
-    _stage(con, "staged_replace", frame.select(columns))
+    _stage(con, "staged_replace", _table_columns(con, table, frame))
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged_replace")
     return frame.height
 

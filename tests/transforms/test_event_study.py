@@ -258,3 +258,11 @@ def test_flag_windows_are_validated():
         EventStudyConfig(confound_window=(1, -1))
     with pytest.raises(ValueError, match="contamination_window"):
         EventStudyConfig(contamination_window=(5, -1))
+
+
+def test_models_from_lists_every_model_once_the_default_first():
+    from transforms.event_study import MODELS, models_from
+
+    for default in MODELS:
+        order = models_from(default)
+        assert order[0] == default and sorted(order) == sorted(MODELS)
